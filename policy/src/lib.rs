@@ -1,0 +1,1 @@
+//! Tenant access policy (its own issue).

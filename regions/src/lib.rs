@@ -1,0 +1,1 @@
+//! Multi-region health and failover (its own issue).
