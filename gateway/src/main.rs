@@ -1,1 +1,235 @@
-fn main() {}
+//! `iwa-gateway`: silent Windows sign-in (Kerberos over HTTP Negotiate) in front of web apps.
+
+mod admin;
+mod auth;
+mod config;
+mod http_error;
+mod keytab_reload;
+mod metrics;
+mod negotiate;
+mod proxy;
+mod session;
+mod tls;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use kdc_bridge::net::keytab_watch::KeytabWatcher;
+use pingora::apps::http_app::HttpServer;
+use pingora::listeners::tls::TlsSettings;
+use pingora::protocols::http::v2::server::default_h2_options;
+use pingora::server::configuration::ServerConf;
+use pingora::server::Server;
+use pingora::services::background::GenBackgroundService;
+use pingora::services::listening::Service;
+
+use crate::config::Config;
+use crate::proxy::{Gateway, ListenerInfo, Sessions};
+
+/// HTTP/2 header list limit: a 64 KiB Authorization header plus the rest of a request.
+const H2_MAX_HEADER_LIST: u32 = 96 * 1024;
+
+/// iwa-gateway signs users of domain-joined Windows PCs in to web apps without a password
+/// prompt (Kerberos over HTTP Negotiate), then forwards their requests with a trusted identity.
+#[derive(Debug, Parser)]
+#[command(name = "iwa-gateway", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Run {
+        /// The configuration file (see examples/gateway.toml and docs/configuration.md).
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Check a configuration file, its keytab and key files, then exit: 0 if usable, 1 if not.
+    CheckConfig {
+        /// The configuration file.
+        #[arg(value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+#[allow(clippy::print_stdout, reason = "the CLI reports to stdout")]
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { config } => match Config::load(&config) {
+            Ok(cfg) => {
+                println!(
+                    "{}: OK ({} listener(s), {} route(s), {} service key(s))",
+                    config.display(),
+                    cfg.listeners.len(),
+                    cfg.routes.len(),
+                    cfg.kerberos.initial_keys.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprint!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run { config } => match Config::load(&config) {
+            Ok(cfg) => run(cfg),
+            Err(e) => {
+                eprint!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn init_logging(cfg: &config::LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IWAGW_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
+    if cfg.json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run(cfg: Config) -> ExitCode {
+    init_logging(&cfg.log);
+    let route_labels: Vec<String> = cfg.routes.iter().map(|r| r.prefix.clone()).collect();
+    let metrics = metrics::Metrics::new(&route_labels);
+    let Config {
+        kerberos,
+        session,
+        listeners,
+        routes,
+        admin,
+        ..
+    } = cfg;
+    let mut kerberos = kerberos;
+    let keys = std::mem::take(&mut kerberos.initial_keys);
+    let auth = Arc::new(auth::Authenticator::new(&kerberos, keys, metrics.clone()));
+
+    let mut listener_info = Vec::new();
+    for l in &listeners {
+        let channel_binding = match &l.tls {
+            Some(t) => match tls::channel_binding_for_cert_file(&t.cert) {
+                Ok(cb) => Some(cb),
+                Err(e) => {
+                    eprintln!("cannot read the certificate for channel bindings: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
+        listener_info.push(ListenerInfo {
+            address: l.address,
+            tls: l.tls.is_some(),
+            channel_binding,
+        });
+    }
+    let sessions = session.map(|s| {
+        if s.keys.is_empty() {
+            tracing::warn!(
+                target: "admin",
+                "session.key_files is empty: using a random key; cookies end at restart and are not shared"
+            );
+        }
+        Sessions {
+            ring: session::KeyRing::new(&s.keys, &s.cookie_name),
+            lifetime_secs: i64::try_from(s.lifetime.as_secs()).unwrap_or(i64::MAX),
+        }
+    });
+    let mut strip_headers = Vec::new();
+    for h in &cfg.strip_headers {
+        if let Ok(name) = http::HeaderName::from_bytes(h.as_bytes()) {
+            strip_headers.push(name);
+        }
+    }
+    let Ok(user_header) = http::HeaderName::from_bytes(cfg.user_header.as_bytes()) else {
+        eprintln!("identity.user_header is not a valid header name");
+        return ExitCode::FAILURE;
+    };
+    let gateway = Gateway {
+        routes,
+        auth: Arc::clone(&auth),
+        sessions,
+        user_header,
+        strip_headers,
+        challenge_body: Bytes::from(cfg.challenge_body),
+        max_authorization_bytes: kerberos.max_authorization_bytes,
+        listeners: listener_info,
+        metrics: metrics.clone(),
+    };
+
+    let conf = ServerConf {
+        threads: cfg
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        grace_period_seconds: Some(cfg.grace_period_secs),
+        graceful_shutdown_timeout_seconds: Some(cfg.graceful_shutdown_timeout_secs),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let mut proxy =
+        pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "iwa-gateway");
+    if let Some(app) = proxy.app_logic_mut() {
+        let mut h2 = default_h2_options();
+        h2.max_header_list_size(H2_MAX_HEADER_LIST);
+        app.h2_options = Some(h2);
+    }
+    for l in &listeners {
+        let addr = l.address.to_string();
+        match &l.tls {
+            None => proxy.add_tcp(&addr),
+            Some(t) => {
+                let (cert, key) = (t.cert.to_string_lossy(), t.key.to_string_lossy());
+                let mut settings = match TlsSettings::intermediate(&cert, &key) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("listeners: cannot use TLS files {cert} and {key}: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                if l.http2 {
+                    settings.enable_h2();
+                }
+                proxy.add_tls_with_settings(&addr, None, settings);
+            }
+        }
+    }
+    server.add_service(proxy);
+
+    if let Some(admin_addr) = admin {
+        let app = admin::Admin {
+            auth: Arc::clone(&auth),
+            metrics: metrics.clone(),
+        };
+        let mut svc = Service::new("iwa-gateway admin".to_owned(), HttpServer::new_app(app));
+        svc.add_tcp(&admin_addr.to_string());
+        server.add_service(svc);
+    }
+
+    let reloader = keytab_reload::KeytabReloader {
+        auth,
+        watcher: std::sync::Mutex::new(KeytabWatcher::new(&kerberos.keytab)),
+        interval: kerberos.keytab_poll,
+        metrics,
+    };
+    server.add_service(GenBackgroundService::new(
+        "keytab reload".to_owned(),
+        Arc::new(reloader),
+    ));
+
+    tracing::info!(target: "admin", listeners = listeners.len(), "iwa-gateway starting");
+    server.run_forever()
+}

@@ -1,0 +1,190 @@
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::PathBuf;
+
+use kdc_bridge::proto::crypto::{Enctype, Key};
+use kdc_bridge::proto::keytab::{Keytab, KeytabEntry};
+
+use super::*;
+
+/// A scratch directory with a keytab (mode 0600) and a session key.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("iwagw-config-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = Principal::parse("HTTP/gw.corp.test@CORP.TEST").unwrap();
+    let key = Key::from_bytes(Enctype::Aes256CtsHmacSha196, &[1; 32]).unwrap();
+    let kt = Keytab {
+        entries: vec![KeytabEntry::new(p, 2, key, 0)],
+    }
+    .build();
+    write_secret(&dir.join("http.keytab"), &kt);
+    write_secret(
+        &dir.join("session.key"),
+        b"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n",
+    );
+    dir
+}
+
+fn write_secret(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+const GOOD: &str = r#"
+version = 1
+
+[[listeners]]
+address = "127.0.0.1:8080"
+
+[admin]
+address = "127.0.0.1:9090"
+
+[kerberos]
+keytab = "http.keytab"
+spns = ["HTTP/gw.corp.test@CORP.TEST"]
+
+[session]
+key_files = ["session.key"]
+
+[[routes]]
+prefix = "/"
+upstream = "127.0.0.1:8081"
+
+[[routes]]
+prefix = "/public"
+upstream = "127.0.0.1:8082"
+auth = "public"
+"#;
+
+fn problems(text: &str, dir: &Path) -> Vec<(String, String)> {
+    match Config::parse(text, &dir.join("gateway.toml")) {
+        Ok(_) => vec![],
+        Err(e) => e.problems.into_iter().map(|p| (p.key, p.message)).collect(),
+    }
+}
+
+#[test]
+fn accepts_the_good_config() {
+    let dir = scratch("good");
+    let cfg = Config::parse(GOOD, &dir.join("gateway.toml")).unwrap();
+    assert_eq!(cfg.listeners.len(), 1);
+    assert_eq!(cfg.kerberos.max_skew_secs, 300);
+    assert_eq!(cfg.kerberos.initial_keys.len(), 1);
+    assert_eq!(cfg.kerberos.max_authorization_bytes, 65536);
+    assert_eq!(cfg.session.as_ref().unwrap().keys.len(), 1);
+    // Longest prefix first.
+    assert_eq!(cfg.routes[0].prefix, "/public");
+    assert_eq!(cfg.routes[0].auth, RouteAuth::Public);
+    assert_eq!(cfg.routes[1].sni, "127.0.0.1");
+    assert_eq!(cfg.strip_headers, vec!["X-Remote-User".to_owned()]);
+}
+
+#[test]
+fn names_the_key_and_the_problem() {
+    let dir = scratch("bad");
+    let text = GOOD
+        .replace("keytab = \"http.keytab\"", "keytab = \"/etc/x.keytab\"")
+        .replace("address = \"127.0.0.1:8080\"", "address = \"localhost\"")
+        .replace("prefix = \"/public\"", "prefix = \"public\"");
+    assert_eq!(
+        problems(&text, &dir),
+        vec![
+            (
+                "listeners[0].address".into(),
+                "`localhost` is not an address like 127.0.0.1:8080 or [::]:443".into()
+            ),
+            (
+                "kerberos.keytab".into(),
+                "file /etc/x.keytab not found".into()
+            ),
+            (
+                "routes[1].prefix".into(),
+                "`public` must start with /".into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn rejects_unknown_keys_with_the_line() {
+    let dir = scratch("unknown");
+    let text = GOOD.replace("[admin]", "[admin]\nadress = \"x\"");
+    let p = problems(&text, &dir);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].0, "line 8");
+    assert!(p[0].1.contains("unknown field `adress`"), "{}", p[0].1);
+}
+
+#[test]
+fn rejects_world_readable_secrets_and_wrong_spns() {
+    let dir = scratch("perm");
+    std::fs::set_permissions(
+        dir.join("http.keytab"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let p = problems(GOOD, &dir);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].0, "kerberos.keytab");
+    assert!(
+        p[0].1
+            .ends_with("is accessible to other users (mode 0644); run chmod 600 on it"),
+        "{}",
+        p[0].1
+    );
+
+    let dir = scratch("spn");
+    let text = GOOD.replace(
+        "HTTP/gw.corp.test@CORP.TEST\"]",
+        "HTTP/gw.corp.test@CORP.TEST\", \"HTTP/other@CORP.TEST\"]",
+    );
+    assert_eq!(
+        problems(&text, &dir),
+        vec![(
+            "kerberos.spns[1]".into(),
+            "the keytab has no key for HTTP/other@CORP.TEST; it has keys for HTTP/gw.corp.test@CORP.TEST".into()
+        )]
+    );
+}
+
+#[test]
+fn checks_versions_values_and_session_keys() {
+    let dir = scratch("values");
+    write_secret(&dir.join("session.key"), b"short");
+    let text = GOOD
+        .replace("version = 1", "version = 2")
+        .replace(
+            "spns = [",
+            "max_skew_seconds = 0\nchannel_bindings = \"maybe\"\nspns = [",
+        )
+        .replace(
+            "prefix = \"/public\"\nupstream = \"127.0.0.1:8082\"",
+            "prefix = \"/public\"\nupstream = \"nohost\"",
+        );
+    let p = problems(&text, &dir);
+    let keys: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "version",
+            "kerberos.channel_bindings",
+            "kerberos.max_skew_seconds",
+            "session.key_files[0]",
+            "routes[1].upstream"
+        ]
+    );
+    assert!(
+        p[3].1.ends_with("not base64: expected 32 octets in base64"),
+        "{}",
+        p[3].1
+    );
+}
+
+#[test]
+fn example_config_parses() {
+    // The shipped example refers to absolute paths; it must at least be well-formed TOML with
+    // only known keys.
+    let text = include_str!("../../../examples/gateway.toml");
+    let parsed: Result<file::FileConfig, _> = toml::from_str(text);
+    assert!(parsed.is_ok(), "{:?}", parsed.err());
+}

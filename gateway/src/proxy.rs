@@ -1,0 +1,360 @@
+//! The Pingora phases: route, authenticate (session cookie or Negotiate), forward with the
+//! identity header, answer with the mutual-authentication token and the cookie.
+//!
+//! Phases stay thin: decisions live in [`crate::auth`], [`crate::negotiate`],
+//! [`crate::session`] and [`crate::http_error`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
+use http::HeaderName;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::HttpPeer;
+use pingora::proxy::{ProxyHttp, Session};
+use pingora::Result;
+
+use crate::auth::{unix_now, Authenticator};
+use crate::config::{Route, RouteAuth};
+use crate::http_error::{self, Refusal};
+use crate::metrics::Metrics;
+use crate::negotiate;
+use crate::session::{find_cookie, strip_cookie, CookieRejection, KeyRing, Session as UserSession};
+
+/// Session cookie settings in use.
+#[derive(Debug)]
+pub struct Sessions {
+    /// The key ring and cookie name.
+    pub ring: KeyRing,
+    /// Cookie lifetime in seconds.
+    pub lifetime_secs: i64,
+}
+
+/// What the gateway knows about one listening socket.
+#[derive(Debug, Clone)]
+pub struct ListenerInfo {
+    /// The address it listens on.
+    pub address: SocketAddr,
+    /// Whether it is TLS (cookies get `Secure`).
+    pub tls: bool,
+    /// The channel-binding hash of its certificate (RFC 5929 tls-server-end-point).
+    pub channel_binding: Option<[u8; 16]>,
+}
+
+/// The proxy.
+#[derive(Debug)]
+pub struct Gateway {
+    /// Routes, longest prefix first.
+    pub routes: Vec<Route>,
+    /// Kerberos.
+    pub auth: Arc<Authenticator>,
+    /// Session cookies, if enabled.
+    pub sessions: Option<Sessions>,
+    /// The identity header.
+    pub user_header: HeaderName,
+    /// Headers removed from every client request.
+    pub strip_headers: Vec<HeaderName>,
+    /// Body of the 401.
+    pub challenge_body: Bytes,
+    /// Largest `Authorization` value.
+    pub max_authorization_bytes: usize,
+    /// Listening sockets.
+    pub listeners: Vec<ListenerInfo>,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
+/// Per-request state.
+#[derive(Debug, Default)]
+pub struct RequestCtx {
+    route: Option<usize>,
+    principal: Option<String>,
+    response_token: Option<Vec<u8>>,
+    set_cookie: Option<String>,
+    upstream_started: Option<Instant>,
+}
+
+/// Whether `path` falls under `prefix`, on path-segment boundaries (`/app` covers `/app` and
+/// `/app/x`, not `/application`).
+fn under_prefix(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => {
+            prefix.ends_with('/')
+                || rest.is_empty()
+                || rest.starts_with('/')
+                || rest.starts_with('?')
+        }
+        None => false,
+    }
+}
+
+impl Gateway {
+    fn route_for(&self, path: &str) -> Option<usize> {
+        self.routes
+            .iter()
+            .position(|r| under_prefix(path, &r.prefix))
+    }
+
+    fn listener(&self, session: &Session) -> Option<&ListenerInfo> {
+        let local = session.server_addr().and_then(|a| a.as_inet()).copied()?;
+        self.listeners.iter().find(|l| {
+            l.address.port() == local.port()
+                && (l.address.ip().is_unspecified() || l.address.ip() == local.ip())
+        })
+    }
+
+    /// Tries the session cookie. Returns the principal if it is valid.
+    fn check_cookie(&self, session: &mut Session) -> Option<String> {
+        let sessions = self.sessions.as_ref()?;
+        let name = sessions.ring.cookie_name();
+        let value = find_cookie(
+            session
+                .req_header()
+                .headers
+                .get_all(COOKIE)
+                .iter()
+                .map(|v| v.as_bytes()),
+            name,
+        )?;
+        let outcome = sessions.ring.open(value, unix_now());
+        let label = match &outcome {
+            Ok(_) => "accepted",
+            Err(rejection) => rejection.reason(),
+        };
+        self.metrics
+            .session_cookies
+            .with_label_values(&[label])
+            .inc();
+        match outcome {
+            Ok(s) => Some(s.principal),
+            Err(CookieRejection::Expired) => None,
+            Err(r) => {
+                tracing::info!(target: "security", event = "session_cookie", result = "rejected", reason = r.reason());
+                None
+            }
+        }
+    }
+
+    /// Removes our cookie from the request so the upstream never sees it.
+    fn strip_session_cookie(&self, req: &mut RequestHeader) {
+        let Some(sessions) = &self.sessions else {
+            return;
+        };
+        let values: Vec<String> = req
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        if values.is_empty() {
+            return;
+        }
+        req.remove_header(&COOKIE);
+        for v in values {
+            if let Some(rest) = strip_cookie(&v, sessions.ring.cookie_name()) {
+                // Values came from a valid header minus some pairs, so they stay valid.
+                let _ = req.append_header(COOKIE, rest);
+            }
+        }
+    }
+
+    fn issue_cookie(
+        &self,
+        principal: &str,
+        auth_time: i64,
+        ticket_end: i64,
+        secure: bool,
+    ) -> Option<String> {
+        let sessions = self.sessions.as_ref()?;
+        let now = unix_now();
+        // A session never outlives the ticket it was made from.
+        let expires_at = (now + sessions.lifetime_secs).min(ticket_end);
+        if expires_at <= now {
+            return None;
+        }
+        let value = sessions.ring.seal(&UserSession {
+            principal: principal.to_owned(),
+            issued_at: now,
+            expires_at,
+            auth_time,
+        });
+        self.metrics
+            .session_cookies
+            .with_label_values(&["issued"])
+            .inc();
+        Some(
+            sessions
+                .ring
+                .set_cookie_header(&value, expires_at - now, secure),
+        )
+    }
+
+    async fn refuse(&self, session: &mut Session, refusal: Refusal) -> Result<bool> {
+        let (header, body) = http_error::response(&refusal, &self.challenge_body)?;
+        session
+            .write_response_header(Box::new(header), false)
+            .await?;
+        session.write_response_body(Some(body), true).await?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> Self::CTX {
+        RequestCtx::default()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
+        // Identity headers from clients are never trusted, on any route.
+        for h in &self.strip_headers {
+            session.req_header_mut().remove_header(h);
+        }
+        let path = session.req_header().uri.path().to_owned();
+        let Some(route) = self.route_for(&path) else {
+            return self.refuse(session, Refusal::NotFound).await;
+        };
+        ctx.route = Some(route);
+        if self
+            .routes
+            .get(route)
+            .is_none_or(|r| r.auth == RouteAuth::Public)
+        {
+            return Ok(false);
+        }
+
+        if let Some(principal) = self.check_cookie(session) {
+            ctx.principal = Some(principal);
+            self.strip_session_cookie(session.req_header_mut());
+            session.req_header_mut().remove_header(&AUTHORIZATION);
+            return Ok(false);
+        }
+
+        let Some(value) = session
+            .req_header()
+            .headers
+            .get(AUTHORIZATION)
+            .map(|v| v.as_bytes().to_vec())
+        else {
+            if let Some(r) = self.routes.get(route) {
+                self.metrics
+                    .challenges
+                    .with_label_values(&[&r.prefix])
+                    .inc();
+            }
+            return self.refuse(session, Refusal::Challenge).await;
+        };
+        let token = match negotiate::extract_token(&value, self.max_authorization_bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                self.auth.record_failure(e.reason());
+                tracing::info!(target: "security", event = "authentication", result = "failure", reason = e.reason());
+                let refusal = match e {
+                    negotiate::HeaderError::TooLarge { .. } => Refusal::HeaderTooLarge,
+                    _ => Refusal::Challenge,
+                };
+                return self.refuse(session, refusal).await;
+            }
+        };
+        let listener = self.listener(session).cloned();
+        let client = session.client_addr().and_then(|a| a.as_inet()).copied();
+        let binding = listener.as_ref().and_then(|l| l.channel_binding);
+        match self.auth.accept(&token, client, binding.as_ref()) {
+            Ok(ok) => {
+                let principal = ok.client.to_string();
+                let secure = listener.as_ref().is_some_and(|l| l.tls);
+                ctx.set_cookie = self.issue_cookie(&principal, ok.auth_time, ok.end_time, secure);
+                ctx.response_token = ok.response_token;
+                ctx.principal = Some(principal);
+                session.req_header_mut().remove_header(&AUTHORIZATION);
+                self.strip_session_cookie(session.req_header_mut());
+                Ok(false)
+            }
+            Err(_) => self.refuse(session, Refusal::Challenge).await,
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut Self::CTX,
+    ) -> Result<Box<HttpPeer>> {
+        let route = ctx.route.and_then(|i| self.routes.get(i)).ok_or_else(|| {
+            pingora::Error::explain(
+                pingora::ErrorType::InternalError,
+                "no route chosen for the request",
+            )
+        })?;
+        Ok(Box::new(HttpPeer::new(
+            route.upstream.as_str(),
+            route.tls,
+            route.sni.clone(),
+        )))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        if let Some(p) = &ctx.principal {
+            upstream_request.insert_header(self.user_header.clone(), p.as_str())?;
+        }
+        ctx.upstream_started = Some(Instant::now());
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        _upstream_response: &mut ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        if let (Some(started), Some(route)) = (
+            ctx.upstream_started.take(),
+            ctx.route.and_then(|i| self.routes.get(i)),
+        ) {
+            self.metrics
+                .upstream_duration
+                .with_label_values(&[&route.prefix])
+                .observe(started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        response: &mut ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        if let Some(token) = ctx.response_token.take() {
+            response.insert_header(WWW_AUTHENTICATE, negotiate::build_final_challenge(&token))?;
+        }
+        if let Some(cookie) = ctx.set_cookie.take() {
+            response.append_header(SET_COOKIE, cookie)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::under_prefix;
+
+    #[test]
+    fn prefixes_match_on_segments() {
+        assert!(under_prefix("/app", "/app"));
+        assert!(under_prefix("/app/x", "/app"));
+        assert!(!under_prefix("/application", "/app"));
+        assert!(under_prefix("/application", "/"));
+        assert!(under_prefix("/app/", "/app/"));
+        assert!(!under_prefix("/ap", "/app"));
+    }
+}
