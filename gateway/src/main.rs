@@ -1,15 +1,5 @@
 //! `iwa-gateway`: silent Windows sign-in (Kerberos over HTTP Negotiate) in front of web apps.
 
-mod admin;
-mod auth;
-mod config;
-mod http_error;
-mod keytab_reload;
-mod metrics;
-mod negotiate;
-mod proxy;
-mod session;
-mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,8 +16,9 @@ use pingora::server::Server;
 use pingora::services::background::GenBackgroundService;
 use pingora::services::listening::Service;
 
-use crate::config::Config;
-use crate::proxy::{Gateway, ListenerInfo, Sessions};
+use gateway::config::{self, Config};
+use gateway::proxy::{Gateway, ListenerInfo, Sessions};
+use gateway::{admin, auth, keytab_reload, metrics, session, tls};
 
 /// HTTP/2 header list limit: a 64 KiB Authorization header plus the rest of a request.
 const H2_MAX_HEADER_LIST: u32 = 96 * 1024;
