@@ -1,6 +1,5 @@
 //! `iwa-gateway`: silent Windows sign-in (Kerberos over HTTP Negotiate) in front of web apps.
 
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,7 +15,7 @@ use pingora::server::Server;
 use pingora::services::background::GenBackgroundService;
 use pingora::services::listening::Service;
 
-use gateway::config::{self, Config};
+use gateway::config::{self, Config, FileChecks};
 use gateway::proxy::{Gateway, ListenerInfo, Sessions};
 use gateway::{admin, auth, keytab_reload, metrics, session, tls};
 
@@ -45,29 +44,27 @@ enum Command {
         /// The configuration file.
         #[arg(value_name = "FILE")]
         config: PathBuf,
+        /// Check only the file itself, not the keytab, keys and certificates it names (for a
+        /// file prepared on another machine).
+        #[arg(long)]
+        syntax_only: bool,
     },
 }
 
-#[allow(clippy::print_stdout, reason = "the CLI reports to stdout")]
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { config } => match Config::load(&config) {
-            Ok(cfg) => {
-                println!(
-                    "{}: OK ({} listener(s), {} route(s), {} service key(s))",
-                    config.display(),
-                    cfg.listeners.len(),
-                    cfg.routes.len(),
-                    cfg.kerberos.initial_keys.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprint!("{e}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::CheckConfig {
+            config,
+            syntax_only,
+        } => {
+            let files = if syntax_only {
+                FileChecks::Skip
+            } else {
+                FileChecks::Read
+            };
+            check_config(&config, files)
+        }
         Command::Run { config } => match Config::load(&config) {
             Ok(cfg) => run(cfg),
             Err(e) => {
@@ -75,6 +72,29 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+#[allow(clippy::print_stdout, reason = "the CLI reports to stdout")]
+fn check_config(config: &std::path::Path, files: FileChecks) -> ExitCode {
+    match Config::load_with(config, files) {
+        Ok(cfg) => {
+            let keys = match files {
+                FileChecks::Read => format!("{} service key(s)", cfg.kerberos.initial_keys.len()),
+                FileChecks::Skip => "files not read".to_owned(),
+            };
+            println!(
+                "{}: OK ({} listener(s), {} route(s), {keys})",
+                config.display(),
+                cfg.listeners.len(),
+                cfg.routes.len(),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprint!("{e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -182,8 +182,19 @@ pub const DEFAULT_CHALLENGE_BODY: &str =
 company domain, signed in with your company account, and make sure this site is in your \
 browser's Local intranet zone.</p></body></html>\n";
 
+/// Whether checking reads the files the configuration names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileChecks {
+    /// Read the keytab, key files, certificates and pages, and check them.
+    Read,
+    /// Check only the configuration itself (`check-config --syntax-only`), e.g. for an example
+    /// file whose paths exist only on the target machine.
+    Skip,
+}
+
 struct Collector {
     problems: Vec<Problem>,
+    files: FileChecks,
 }
 
 impl Collector {
@@ -198,6 +209,11 @@ impl Collector {
 impl Config {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(path, FileChecks::Read)
+    }
+
+    /// Reads `path` and checks it, reading the files it names or not.
+    pub fn load_with(path: &Path, files: FileChecks) -> Result<Self, ConfigError> {
         let fail = |key: &str, message: String| ConfigError {
             file: path.to_owned(),
             problems: vec![Problem {
@@ -207,11 +223,16 @@ impl Config {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| fail("(file)", format!("cannot read: {e}")))?;
-        Self::parse(&text, path)
+        Self::parse_with(&text, path, files)
     }
 
     /// Checks configuration text; `path` is used for messages and relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        Self::parse_with(text, path, FileChecks::Read)
+    }
+
+    /// Checks configuration text, reading the files it names or not.
+    pub fn parse_with(text: &str, path: &Path, files: FileChecks) -> Result<Self, ConfigError> {
         let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError {
             file: path.to_owned(),
             problems: vec![toml_problem(text, &e)],
@@ -257,6 +278,9 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
 /// Reads a secret file, checking that other users cannot read it.
 fn read_secret(c: &mut Collector, key: &str, path: &Path) -> Option<Vec<u8>> {
     use std::os::unix::fs::PermissionsExt as _;
+    if c.files == FileChecks::Skip {
+        return None;
+    }
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -360,6 +384,7 @@ fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Config> {
         strip_headers.push(h.clone());
     }
     let challenge_body = match &f.challenge.body_file {
+        Some(_) if c.files == FileChecks::Skip => String::new(),
         Some(p) => match std::fs::read_to_string(resolve(base, p)) {
             Ok(s) => s,
             Err(e) => {
@@ -427,7 +452,7 @@ fn build_listeners(f: &FileConfig, base: &Path, c: &mut Collector) -> Vec<Listen
             key: resolve(base, &t.key),
         });
         if let Some(t) = &tls {
-            if !t.cert.is_file() {
+            if c.files == FileChecks::Read && !t.cert.is_file() {
                 c.add(
                     format!("{key}.tls.cert"),
                     format!("file {} not found", t.cert.display()),
@@ -546,7 +571,11 @@ fn build_kerberos(
         ),
         channel_bindings,
         max_authorization_bytes: max_auth,
-        initial_keys: keys?,
+        initial_keys: match (keys, c.files) {
+            (Some(k), _) => k,
+            (None, FileChecks::Skip) => ServiceKeys::default(),
+            (None, FileChecks::Read) => return None,
+        },
     })
 }
 
