@@ -240,6 +240,7 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         let mut c = Collector {
             problems: Vec::new(),
+            files,
         };
         let config = build(file, base, &mut c);
         match config {
