@@ -560,8 +560,9 @@ impl Gateway {
             let up = wait_until(READY_TIMEOUT, || {
                 proc.exited().is_none()
                     && http_get(admin, "/readyz", &[]).is_ok_and(|r| r.status == 200)
+                    // The TLS listener starts with this one (probing it would log a failed
+                    // handshake).
                     && TcpStream::connect(http).is_ok()
-                    && https.is_none_or(|a| TcpStream::connect(a).is_ok())
             });
             if up {
                 return Self {
@@ -903,10 +904,34 @@ pub struct NegotiateGet {
 
 /// `iwa-negotiate tokens`: `count` fresh base64 tokens for `service`, each from a new context.
 pub fn tokens(ccache: &Ccache, service: &str, count: usize, raw: bool) -> Vec<String> {
+    make_tokens(ccache, service, count, raw, None)
+}
+
+/// Like [`tokens`], bound to a channel: `application_data` as in
+/// [`tls_server_end_point`].
+pub fn bound_tokens(
+    ccache: &Ccache,
+    service: &str,
+    count: usize,
+    application_data: &[u8],
+) -> Vec<String> {
+    make_tokens(ccache, service, count, false, Some(application_data))
+}
+
+fn make_tokens(
+    ccache: &Ccache,
+    service: &str,
+    count: usize,
+    raw: bool,
+    channel_binding: Option<&[u8]>,
+) -> Vec<String> {
     let mut cmd = Command::new(e2e_bin("iwa-negotiate"));
     cmd.args(["tokens", "--spn", service, "--count", &count.to_string()]);
     if raw {
         cmd.arg("--raw");
+    }
+    if let Some(cb) = channel_binding {
+        cmd.arg("--channel-binding").arg(STANDARD.encode(cb));
     }
     ccache.apply(&mut cmd);
     let out = run(cmd, "iwa-negotiate tokens");
@@ -921,6 +946,27 @@ pub fn tokens(ccache: &Ccache, service: &str, count: usize, raw: bool) -> Vec<St
         .collect();
     assert_eq!(tokens.len(), count, "iwa-negotiate printed {tokens:?}");
     tokens
+}
+
+/// The channel-binding application data a browser sends over HTTPS to a server with the
+/// certificate in `pem` (RFC 5929 §4.1 `tls-server-end-point`: SHA-256 of the DER certificate,
+/// right for the SHA-256 signatures of our test certificates).
+pub fn tls_server_end_point(pem: &Path) -> Vec<u8> {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("openssl x509 -in \"$1\" -outform der | openssl dgst -sha256 -binary")
+        .arg("sh")
+        .arg(pem);
+    let out = run(cmd, "openssl (certificate hash)");
+    assert!(
+        out.status.success() && out.stdout.len() == 32,
+        "hash of {}: {}",
+        pem.display(),
+        stderr_of(&out)
+    );
+    let mut data = b"tls-server-end-point:".to_vec();
+    data.extend_from_slice(&out.stdout);
+    data
 }
 
 /// A response, from curl or the plain client.
@@ -1346,7 +1392,7 @@ pub struct ChromiumRun {
     pub dom: String,
     /// Chromium's stderr.
     pub stderr: String,
-    /// The auth events of the net log, one line each, when asked for.
+    /// The auth and HTTP/2 session events of the net log, one line each, when asked for.
     pub net_log: Option<String>,
 }
 
@@ -1388,7 +1434,28 @@ impl Chromium {
         self
     }
 
-    /// Capture the net log's authentication events (for failure messages).
+    /// Trusts the gateway's TLS certificate (by its public key) for this run.
+    pub fn trust_gateway_cert(self, gw: &Gateway) -> Self {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(
+                "openssl x509 -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform der \
+                 | openssl dgst -sha256 -binary | base64",
+            )
+            .arg("sh")
+            .arg(gw.dir().join("tls.pem"));
+        let out = run(cmd, "openssl (SPKI hash)");
+        let spki = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(
+            out.status.success() && spki.len() == 44,
+            "SPKI hash of the gateway certificate: {spki} {}",
+            stderr_of(&out)
+        );
+        self.arg(&format!("--ignore-certificate-errors-spki-list={spki}"))
+    }
+
+    /// Capture the net log's authentication and HTTP/2 session events (for assertions and
+    /// failure messages).
     pub fn net_log(mut self) -> Self {
         self.net_log = true;
         self
@@ -1431,7 +1498,7 @@ impl Chromium {
     }
 }
 
-/// The `AUTH_*` events of a Chromium net log, one per line.
+/// The `AUTH_*` and `HTTP2_SESSION_INITIALIZED` events of a Chromium net log, one per line.
 fn auth_events(path: &Path) -> String {
     let Ok(text) = std::fs::read_to_string(path) else {
         return format!("(no net log at {})", path.display());
@@ -1454,7 +1521,7 @@ fn auth_events(path: &Path) -> String {
             .as_u64()
             .and_then(|t| names.get(&t))
             .map_or("?", String::as_str);
-        if name.contains("AUTH") {
+        if name.contains("AUTH") || name == "HTTP2_SESSION_INITIALIZED" {
             let _ = writeln!(out, "{name} {}", e["params"]);
         }
     }

@@ -6,6 +6,10 @@
 //! iwa-negotiate get --spn HTTP@gw.corp.test --connect 127.0.0.1:8080 http://gw.corp.test/path
 //!     one GET with a fresh token; verifies the mutual-authentication reply with the same
 //!     context and prints a JSON summary
+//!
+//! --channel-binding B64   bind the tokens to a channel: B64 is the application data of the
+//!                         GSS channel bindings, e.g. `tls-server-end-point:<hash of the
+//!                         server certificate>` (RFC 5929 §4) as browsers send over HTTPS
 //! ```
 //!
 //! Credentials come from the usual MIT environment (`KRB5CCNAME`, `KRB5_CONFIG`).
@@ -29,6 +33,7 @@ struct Args {
     connect: Option<String>,
     url: Option<String>,
     header: Option<String>,
+    channel_binding: Option<Vec<u8>>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
         connect: None,
         url: None,
         header: None,
+        channel_binding: None,
     };
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -56,6 +62,14 @@ fn parse_args() -> Result<Args, String> {
             "--raw" => a.raw = true,
             "--connect" => a.connect = Some(it.next().ok_or("--connect needs host:port")?),
             "--header" => a.header = Some(it.next().ok_or("--header needs 'Name: value'")?),
+            "--channel-binding" => {
+                let b64 = it.next().ok_or("--channel-binding needs base64")?;
+                a.channel_binding = Some(
+                    STANDARD
+                        .decode(b64)
+                        .map_err(|_| "--channel-binding: bad base64")?,
+                );
+            }
             other if !other.starts_with("--") => a.url = Some(other.to_owned()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -78,8 +92,8 @@ fn new_ctx(spn: &str, raw: bool) -> Result<ClientCtx, String> {
     Ok(ClientCtx::new(None, name, flags, Some(*mech)))
 }
 
-fn first_token(ctx: &mut ClientCtx) -> Result<Vec<u8>, String> {
-    match ctx.step(None, None) {
+fn first_token(ctx: &mut ClientCtx, channel_binding: Option<&[u8]>) -> Result<Vec<u8>, String> {
+    match ctx.step(None, channel_binding) {
         Ok(Some(tok)) => Ok(tok.to_vec()),
         Ok(None) => Err("GSSAPI produced no token".into()),
         Err(e) => Err(format!("gss_init_sec_context: {e}")),
@@ -97,7 +111,7 @@ async fn get(a: &Args) -> Result<serde_json::Value, String> {
     let port = url.port_u16().unwrap_or(80);
     let connect = a.connect.clone().unwrap_or(format!("{host}:{port}"));
     let mut ctx = new_ctx(&a.spn, a.raw)?;
-    let token = first_token(&mut ctx)?;
+    let token = first_token(&mut ctx, a.channel_binding.as_deref())?;
     let stream = tokio::net::TcpStream::connect(&connect)
         .await
         .map_err(|e| format!("connect {connect}: {e}"))?;
@@ -132,7 +146,7 @@ async fn get(a: &Args) -> Result<serde_json::Value, String> {
         None => "absent".to_owned(),
         Some(b64) => match STANDARD.decode(b64.trim()) {
             Err(_) => "bad base64".to_owned(),
-            Ok(reply) => match ctx.step(Some(&reply), None) {
+            Ok(reply) => match ctx.step(Some(&reply), a.channel_binding.as_deref()) {
                 Ok(None) => "verified".to_owned(),
                 Ok(Some(_)) => "unexpected continuation".to_owned(),
                 Err(e) => format!("failed: {e}"),
@@ -166,7 +180,8 @@ fn main() -> ExitCode {
     let result = match args.mode.as_str() {
         "tokens" => (0..args.count).try_for_each(|_| {
             let mut ctx = new_ctx(&args.spn, args.raw)?;
-            println!("{}", STANDARD.encode(first_token(&mut ctx)?));
+            let token = first_token(&mut ctx, args.channel_binding.as_deref())?;
+            println!("{}", STANDARD.encode(token));
             Ok::<(), String>(())
         }),
         "get" => match tokio::runtime::Builder::new_current_thread()
