@@ -91,6 +91,41 @@ fn under_prefix(path: &str, prefix: &str) -> bool {
     }
 }
 
+/// Whether an upstream may read header `name` as `identity`: the same name ignoring case and
+/// `_` versus `-`, since CGI-style upstreams (PHP, WSGI, Rack) see both `X-Remote-User` and
+/// `X_Remote_User` as `HTTP_X_REMOTE_USER`.
+fn same_for_cgi(name: &str, identity: &str) -> bool {
+    let fold = |b: u8| {
+        if b == b'_' {
+            b'-'
+        } else {
+            b.to_ascii_lowercase()
+        }
+    };
+    name.len() == identity.len()
+        && name
+            .bytes()
+            .zip(identity.bytes())
+            .all(|(a, b)| fold(a) == fold(b))
+}
+
+/// Removes the identity headers a client sent, in every spelling an upstream may take for them.
+fn strip_identity_headers(req: &mut RequestHeader, identity: &[HeaderName]) {
+    let doomed: Vec<HeaderName> = req
+        .headers
+        .keys()
+        .filter(|n| {
+            identity
+                .iter()
+                .any(|i| same_for_cgi(n.as_str(), i.as_str()))
+        })
+        .cloned()
+        .collect();
+    for h in &doomed {
+        req.remove_header(h);
+    }
+}
+
 impl Gateway {
     fn route_for(&self, path: &str) -> Option<usize> {
         self.routes
@@ -212,9 +247,7 @@ impl ProxyHttp for Gateway {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         // Identity headers from clients are never trusted, on any route.
-        for h in &self.strip_headers {
-            session.req_header_mut().remove_header(h);
-        }
+        strip_identity_headers(session.req_header_mut(), &self.strip_headers);
         let path = session.req_header().uri.path().to_owned();
         let Some(route) = self.route_for(&path) else {
             return self.refuse(session, Refusal::NotFound).await;
@@ -225,6 +258,9 @@ impl ProxyHttp for Gateway {
             .get(route)
             .is_none_or(|r| r.auth == RouteAuth::Public)
         {
+            // Browsers send the cookie (Path=/) to public routes too; their upstream could
+            // replay it to sign in as the user on every other route.
+            self.strip_session_cookie(session.req_header_mut());
             return Ok(false);
         }
 
@@ -346,7 +382,8 @@ impl ProxyHttp for Gateway {
 
 #[cfg(test)]
 mod tests {
-    use super::under_prefix;
+    use super::{same_for_cgi, strip_identity_headers, under_prefix};
+    use pingora::http::RequestHeader;
 
     #[test]
     fn prefixes_match_on_segments() {
@@ -356,5 +393,37 @@ mod tests {
         assert!(under_prefix("/application", "/"));
         assert!(under_prefix("/app/", "/app/"));
         assert!(!under_prefix("/ap", "/app"));
+    }
+
+    #[test]
+    fn identity_headers_match_in_every_cgi_spelling() {
+        assert!(same_for_cgi("x-remote-user", "x-remote-user"));
+        assert!(same_for_cgi("x_remote_user", "x-remote-user"));
+        assert!(same_for_cgi("X_Remote-USER", "x-remote-user"));
+        assert!(!same_for_cgi("x-remote-users", "x-remote-user"));
+        assert!(!same_for_cgi("x-remote-use", "x-remote-user"));
+        assert!(!same_for_cgi("x.remote.user", "x-remote-user"));
+    }
+
+    #[test]
+    fn strips_identity_headers_and_nothing_else() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        for (n, v) in [
+            ("X-Remote-User", "a"),
+            ("x_remote_user", "b"),
+            ("X_REMOTE_GROUPS", "c"),
+            ("X-Other", "d"),
+            ("X-Remote-User-Agent", "e"),
+        ] {
+            req.append_header(n, v).unwrap();
+        }
+        let identity = [
+            http::HeaderName::from_static("x-remote-user"),
+            http::HeaderName::from_static("x-remote-groups"),
+        ];
+        strip_identity_headers(&mut req, &identity);
+        let mut left: Vec<&str> = req.headers.keys().map(|n| n.as_str()).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["x-other", "x-remote-user-agent"]);
     }
 }

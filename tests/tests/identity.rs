@@ -36,20 +36,41 @@ fn client_identity_headers_are_stripped() {
     assert_eq!(up.header("x-remote-groups"), Vec::<String>::new());
     assert_eq!(up.header("x-other"), ["kept"]);
 
+    // The same names with `_` for `-`: CGI-style upstreams (PHP, WSGI, Rack) read
+    // `X_Remote_User` as HTTP_X_REMOTE_USER, exactly like `X-Remote-User`.
+    let r = gw
+        .curl("/app/")
+        .negotiate(&alice)
+        .header("X_Remote_User: admin@CORP.TEST")
+        .header("x_remote-GROUPS: Domain Admins")
+        .send();
+    assert_eq!(r.status, 200, "{r:?}");
+    let up = r.echo();
+    assert_eq!(up.header("x-remote-user"), ["alice@CORP.TEST"]);
+    let names = up.header_names();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.contains("remote"))
+            .collect::<Vec<_>>(),
+        ["x-remote-user"]
+    );
+
     let r = gw.get(
         "/public/page",
         &[
             ("X-Remote-User", "admin@CORP.TEST"),
             ("X-Remote-Groups", "Domain Admins"),
+            ("X_Remote_User", "admin@CORP.TEST"),
             ("X-Other", "kept"),
         ],
     );
     assert_eq!(r.status, 200, "{r:?}");
     let up = r.echo();
     assert_eq!(up.path(), "/public/page");
-    assert_eq!(up.header("x-remote-user"), Vec::<String>::new());
-    assert_eq!(up.header("x-remote-groups"), Vec::<String>::new());
     assert_eq!(up.header("x-other"), ["kept"]);
+    let names = up.header_names();
+    assert!(!names.iter().any(|n| n.contains("remote")), "{names:?}");
     // A public route challenges nobody.
     assert_eq!(r.header("www-authenticate"), None);
 }
@@ -97,6 +118,16 @@ fn session_cookie_signs_in_without_kerberos() {
     let r = gw.get("/", &[("Cookie", &mixed)]);
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.echo().header("cookie"), ["theme=dark; lang=en"]);
+
+    // Browsers send the cookie (Path=/) to public routes too: their upstream must not get it,
+    // or it could sign in as alice on every other route.
+    let r = gw.get("/public/x", &[("Cookie", &mixed)]);
+    assert_eq!(r.status, 200, "{r:?}");
+    let up = r.echo();
+    assert_eq!(up.header("cookie"), ["theme=dark; lang=en"]);
+    assert_eq!(up.header("x-remote-user"), Vec::<String>::new());
+    let r = gw.get("/public/x", &[("Cookie", &own)]);
+    assert_eq!(r.echo().header("cookie"), Vec::<String>::new());
 
     // One character changed in the middle (inside the sealed part: the key id and nonce take
     // the first 38 characters after `v1.`).
