@@ -102,9 +102,12 @@ fn init_logging(cfg: &config::LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("IWAGW_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: in a log file or the journal, escape codes would break every
+    // `grep 'reason="replay"'` an operator runs on the audit lines.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(true);
+        .with_target(true)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     if cfg.json {
         builder.json().init();
     } else {

@@ -550,8 +550,7 @@ impl Gateway {
                 .arg("--config")
                 .arg(&config_path)
                 .current_dir(dir.path())
-                // Plain log lines (no ANSI colours), whatever the terminal.
-                .env("NO_COLOR", "1")
+                .env_remove("NO_COLOR")
                 .env_remove("IWAGW_LOG")
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("gateway log"))
@@ -701,9 +700,14 @@ impl Gateway {
         self.metrics().value(name, labels)
     }
 
-    /// The gateway's log so far (stdout and stderr).
+    /// The gateway's log so far (stdout and stderr), without ANSI colours.
     pub fn log(&self) -> String {
-        strip_ansi(&read_lossy(&self.dir.join("gateway.log")))
+        strip_ansi(&self.raw_log())
+    }
+
+    /// The gateway's log file as written.
+    pub fn raw_log(&self) -> String {
+        read_lossy(&self.dir.join("gateway.log"))
     }
 
     /// The audit lines (target `security`) so far.

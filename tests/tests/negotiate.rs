@@ -60,6 +60,11 @@ fn curl_negotiate_signs_alice_in() {
         "{}",
         audit[0]
     );
+    // The log goes to a file: plain text, no terminal colours.
+    assert!(
+        !gw.raw_log().contains('\u{1b}'),
+        "ANSI escapes in the log file"
+    );
 }
 
 /// Issue #1: the client accepts the gateway's AP-REP (the same GSS context verifies it), with
