@@ -13,6 +13,12 @@ const SPN: &str = "HTTP/rot.corp.test";
 
 #[test]
 fn keytab_rotation_drops_no_request() {
+    // One rotation of svc-rot at a time on this DC (two suites running at once would each see
+    // the other's kvno). Released when the test ends.
+    let lock = std::fs::File::create(ad().path("IWA_AD_STATE").join("rot.e2e.lock"))
+        .expect("the rotation lock file");
+    lock.lock().expect("the rotation lock");
+
     // `<state>/rot.keytab` goes stale once any run rotated into a copy, so start from keys
     // exported now: kvno N. Never assume a particular N, every run adds one.
     let setup = Scratch::new("rotation-setup");
