@@ -218,11 +218,14 @@ impl Acceptor {
         )?;
 
         // Replay: last, so that only authenticators that would otherwise pass take a slot.
+        // The service is the keytab principal whose key opened the ticket, not the ticket's
+        // cleartext sname: that one is unauthenticated and matched ignoring case, so a replay
+        // with `HTTP/GW.corp.test` in it would otherwise get a fingerprint of its own.
         let fp = fingerprint(
             &client.to_string(),
             auth.ctime,
             auth.cusec,
-            &service.to_string(),
+            &key.principal.to_string(),
             auth_enc.cipher,
         );
         replay.check_and_insert(fp).map_err(|e| match e {

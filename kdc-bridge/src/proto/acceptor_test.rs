@@ -200,6 +200,31 @@ fn a_token_is_accepted_once() {
     assert_eq!(f.accept(&token).unwrap_err(), AcceptError::Replay);
 }
 
+/// Found by tests/tests/differential.rs: the ticket's sname and realm are cleartext and matched
+/// ignoring case, so a replay with `HTTP/GW.CORP.TEST@corp.test` in them used to get a
+/// fingerprint of its own and pass.
+#[test]
+fn a_replay_with_the_cleartext_service_name_recased_is_a_replay() {
+    let mut f = Fixture::new();
+    let spec = f.spec();
+    let (token, _) = f.mint(&spec);
+    assert!(f.accept(&token).is_ok());
+    let upper_host = replace_first(&token, b"gw.corp.test", b"GW.CORP.TEST");
+    let lower_realm = replace_first(&token, b"CORP.TEST", b"corp.test");
+    for (what, t) in [("sname", upper_host), ("realm", lower_realm)] {
+        assert_ne!(t, token);
+        assert_eq!(f.accept(&t).unwrap_err(), AcceptError::Replay, "{what}");
+    }
+}
+
+/// `buf` with the first occurrence of `from` replaced by `to` (same length).
+fn replace_first(buf: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let pos = buf.windows(from.len()).position(|w| w == from).unwrap();
+    let mut out = buf.to_vec();
+    out[pos..pos + from.len()].copy_from_slice(to);
+    out
+}
+
 #[test]
 fn refuses_tickets_for_other_services() {
     let mut f = Fixture::new();
