@@ -151,13 +151,40 @@ impl Authenticator {
             self.current_keys()
                 .reloaded(keytab, unix_now(), self.retention_secs),
         );
+        for spn in &self.acceptor.config().spns {
+            if !next
+                .iter()
+                .any(|k| k.retired_at.is_none() && k.principal.matches(spn))
+            {
+                tracing::warn!(
+                    target: "admin", event = "keytab_reload", spn = %spn,
+                    "the new keytab has no key for this configured SPN; only retired keys remain for it"
+                );
+            }
+        }
         let (current, retired) = counts(&next);
+        self.swap(next);
+        self.publish_key_counts();
+        tracing::info!(target: "admin", event = "keytab_reload", current, retired, "keytab reloaded");
+    }
+
+    /// Drops retired keys whose retention has ended. Called on every keytab poll, so retention
+    /// holds even when the file never changes again.
+    pub fn prune(&self) {
+        let Some(next) = self.current_keys().pruned(unix_now(), self.retention_secs) else {
+            return;
+        };
+        let dropped = self.current_keys().len() - next.len();
+        self.swap(Arc::new(next));
+        self.publish_key_counts();
+        tracing::info!(target: "admin", event = "keytab_prune", dropped, "retired keys reached the end of their retention");
+    }
+
+    fn swap(&self, next: Arc<ServiceKeys>) {
         match self.keys.write() {
             Ok(mut k) => *k = next,
             Err(poisoned) => *poisoned.into_inner() = next,
         }
-        self.publish_key_counts();
-        tracing::info!(target: "admin", event = "keytab_reload", current, retired, "keytab reloaded");
     }
 
     fn publish_key_counts(&self) {

@@ -19,12 +19,17 @@ pub enum Refusal {
     HeaderTooLarge,
     /// No route for the path: 404.
     NotFound,
+    /// A path we will not route (encoded separators): 400.
+    BadRequest,
 }
 
 const TOO_LARGE_BODY: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <title>Request header too large</title></head><body><h1>Request header too large</h1>\
 <p>Your sign-in token is larger than this gateway accepts. Your account may be a member of very \
 many groups; ask your administrator.</p></body></html>\n";
+
+const BAD_REQUEST_BODY: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Bad request</title></head><body><h1>Bad request</h1></body></html>\n";
 
 const NOT_FOUND_BODY: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <title>Not found</title></head><body><h1>Not found</h1></body></html>\n";
@@ -38,6 +43,7 @@ pub fn response(
         Refusal::Challenge => (401, challenge_body.clone()),
         Refusal::HeaderTooLarge => (431, Bytes::from_static(TOO_LARGE_BODY.as_bytes())),
         Refusal::NotFound => (404, Bytes::from_static(NOT_FOUND_BODY.as_bytes())),
+        Refusal::BadRequest => (400, Bytes::from_static(BAD_REQUEST_BODY.as_bytes())),
     };
     let mut h = ResponseHeader::build(status, Some(4))?;
     if *refusal == Refusal::Challenge {

@@ -23,10 +23,42 @@ pub struct KeytabReloader {
     pub interval: Duration,
     /// Metrics.
     pub metrics: Metrics,
+    /// Whether the current bad file mode was already reported.
+    pub mode_reported: std::sync::atomic::AtomicBool,
 }
 
 impl KeytabReloader {
+    /// Whether other users can read the keytab; such a file is not loaded (as at start-up).
+    fn exposed_mode(&self, path: &std::path::Path) -> Option<u32> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o007 != 0).then_some(mode)
+    }
+
     fn poll_once(&self) {
+        self.auth.prune();
+        let path = match self.watcher.lock() {
+            Ok(w) => w.path().to_owned(),
+            Err(poisoned) => poisoned.into_inner().path().to_owned(),
+        };
+        if let Some(mode) = self.exposed_mode(&path) {
+            if !self
+                .mode_reported
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                self.metrics
+                    .keytab_reloads
+                    .with_label_values(&["error"])
+                    .inc();
+                tracing::error!(
+                    target: "admin", event = "keytab_reload", path = %path.display(),
+                    "keytab can be read by any user (mode {mode:04o}); not loading it until chmod 600"
+                );
+            }
+            return;
+        }
+        self.mode_reported
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         let result = match self.watcher.lock() {
             Ok(mut w) => w.poll(),
             Err(poisoned) => poisoned.into_inner().poll(),

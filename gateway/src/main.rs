@@ -20,7 +20,8 @@ use gateway::proxy::{Gateway, ListenerInfo, Sessions};
 use gateway::{admin, auth, keytab_reload, metrics, session, tls};
 
 /// HTTP/2 header list limit: a 64 KiB Authorization header plus the rest of a request.
-const H2_MAX_HEADER_LIST: u32 = 96 * 1024;
+/// What an HTTP/2 header list may hold besides the `Authorization` header.
+const H2_OTHER_HEADERS: usize = 32 * 1024;
 
 /// iwa-gateway signs users of domain-joined Windows PCs in to web apps without a password
 /// prompt (Kerberos over HTTP Negotiate), then forwards their requests with a trusted identity.
@@ -99,9 +100,16 @@ fn check_config(config: &std::path::Path, files: FileChecks) -> ExitCode {
 }
 
 fn init_logging(cfg: &config::LogConfig) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IWAGW_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = match std::env::var("IWAGW_LOG") {
+        Ok(v) => tracing_subscriber::EnvFilter::try_new(&v).unwrap_or_else(|e| {
+            eprintln!(
+                "IWAGW_LOG=`{v}` is not a log filter ({e}); using log.level `{}`",
+                cfg.level
+            );
+            tracing_subscriber::EnvFilter::new(&cfg.level)
+        }),
+        Err(_) => tracing_subscriber::EnvFilter::new(&cfg.level),
+    };
     // Colours only on a terminal: in a log file or the journal, escape codes would break every
     // `grep 'reason="replay"'` an operator runs on the audit lines.
     let builder = tracing_subscriber::fmt()
@@ -115,7 +123,26 @@ fn init_logging(cfg: &config::LogConfig) {
     }
 }
 
+/// Tries every address before Pingora does: Pingora retries a busy port for half a minute and
+/// then stops that service, leaving a process that looks alive but does not listen.
+fn check_addresses(cfg: &Config) -> Result<(), String> {
+    let listeners = cfg
+        .listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (format!("listeners[{i}].address"), l.address));
+    for (key, addr) in listeners.chain(cfg.admin.map(|a| ("admin.address".to_owned(), a))) {
+        std::net::TcpListener::bind(addr)
+            .map_err(|e| format!("{key}: cannot listen on {addr}: {e}"))?;
+    }
+    Ok(())
+}
+
 fn run(cfg: Config) -> ExitCode {
+    if let Err(e) = check_addresses(&cfg) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
     init_logging(&cfg.log);
     let route_labels: Vec<String> = cfg.routes.iter().map(|r| r.prefix.clone()).collect();
     let metrics = metrics::Metrics::new(&route_labels);
@@ -198,7 +225,11 @@ fn run(cfg: Config) -> ExitCode {
         pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "iwa-gateway");
     if let Some(app) = proxy.app_logic_mut() {
         let mut h2 = default_h2_options();
-        h2.max_header_list_size(H2_MAX_HEADER_LIST);
+        // The h2 default (64 KiB for the whole list) would refuse the largest tokens we accept.
+        let limit = kerberos
+            .max_authorization_bytes
+            .saturating_add(H2_OTHER_HEADERS);
+        h2.max_header_list_size(u32::try_from(limit).unwrap_or(u32::MAX));
         app.h2_options = Some(h2);
     }
     for l in &listeners {
@@ -206,14 +237,20 @@ fn run(cfg: Config) -> ExitCode {
         match &l.tls {
             None => proxy.add_tcp(&addr),
             Some(t) => {
-                let (cert, key) = (t.cert.to_string_lossy(), t.key.to_string_lossy());
-                let mut settings = match TlsSettings::intermediate(&cert, &key) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("listeners: cannot use TLS files {cert} and {key}: {e}");
+                // Loaded by us, not by Pingora, which panics on a bad file at start-up.
+                let certified = match tls::load_certified_key(&t.cert, &t.key) {
+                    Ok(k) => k,
+                    Err((_, problem)) => {
+                        eprintln!("listeners: {problem}");
                         return ExitCode::FAILURE;
                     }
                 };
+                // No paths: with a resolver set, Pingora never reads certificate files.
+                let Ok(mut settings) = TlsSettings::intermediate("", "") else {
+                    eprintln!("listeners: cannot set up TLS");
+                    return ExitCode::FAILURE;
+                };
+                settings.set_cert_resolver(Arc::new(tls::SingleCert(certified)));
                 if l.http2 {
                     settings.enable_h2();
                 }
@@ -238,6 +275,7 @@ fn run(cfg: Config) -> ExitCode {
         watcher: std::sync::Mutex::new(KeytabWatcher::new(&kerberos.keytab)),
         interval: kerberos.keytab_poll,
         metrics,
+        mode_reported: std::sync::atomic::AtomicBool::new(false),
     };
     server.add_service(GenBackgroundService::new(
         "keytab reload".to_owned(),

@@ -31,6 +31,24 @@ pub enum HeaderError {
     BadBase64,
 }
 
+impl std::fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooLarge { len, max } => {
+                write!(
+                    f,
+                    "Authorization header of {len} bytes is larger than the {max} allowed"
+                )
+            }
+            Self::OtherScheme => {
+                f.write_str("Authorization header uses another scheme than Negotiate")
+            }
+            Self::Empty => f.write_str("Negotiate without a token"),
+            Self::BadBase64 => f.write_str("Negotiate token is not base64"),
+        }
+    }
+}
+
 impl HeaderError {
     /// A static label for logs and metrics.
     pub fn reason(&self) -> &'static str {

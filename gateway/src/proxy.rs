@@ -91,6 +91,59 @@ fn under_prefix(path: &str, prefix: &str) -> bool {
     }
 }
 
+/// Why a request path is refused before routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathError {
+    /// An encoded `/` or `\`, or a raw `\`: upstreams disagree on what they mean, so a
+    /// route decision made on them could be undone upstream.
+    AmbiguousSeparator,
+}
+
+/// The path that routing and the upstream both see: RFC 3986 §5.2.4 dot segments removed
+/// (`%2e` counts as `.`), so `/static/../admin` is routed as `/admin`, never under `/static/`.
+/// Returns `None` when the path is already normal.
+pub fn normalize_path(path: &str) -> Result<Option<String>, PathError> {
+    let lower = path.to_ascii_lowercase();
+    if path.contains('\\') || lower.contains("%2f") || lower.contains("%5c") {
+        return Err(PathError::AmbiguousSeparator);
+    }
+    let is_dot = |seg: &str| {
+        let s = seg.to_ascii_lowercase().replace("%2e", ".");
+        s == "." || s == ".."
+    };
+    if !path.split('/').any(is_dot) {
+        return Ok(None);
+    }
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len().saturating_sub(1);
+    for (i, seg) in segments.iter().enumerate() {
+        let s = seg.to_ascii_lowercase().replace("%2e", ".");
+        match s.as_str() {
+            "." => {
+                if i == last {
+                    out.push("");
+                }
+            }
+            ".." => {
+                if out.len() > 1 {
+                    out.pop();
+                }
+                if i == last {
+                    out.push("");
+                }
+            }
+            _ => out.push(seg),
+        }
+    }
+    let joined = out.join("/");
+    Ok(Some(if joined.starts_with('/') {
+        joined
+    } else {
+        format!("/{joined}")
+    }))
+}
+
 /// Whether an upstream may read header `name` as `identity`: the same name ignoring case and
 /// `_` versus `-`, since CGI-style upstreams (PHP, WSGI, Rack) see both `X-Remote-User` and
 /// `X_Remote_User` as `HTTP_X_REMOTE_USER`.
@@ -227,6 +280,21 @@ impl Gateway {
         )
     }
 
+    /// Replaces the request path, keeping the query. False if the result is not a valid URI.
+    fn set_path(&self, req: &mut RequestHeader, path: &str) -> bool {
+        let pq = match req.uri.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_owned(),
+        };
+        match http::Uri::builder().path_and_query(pq).build() {
+            Ok(uri) => {
+                req.set_uri(uri);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     async fn refuse(&self, session: &mut Session, refusal: Refusal) -> Result<bool> {
         let (header, body) = http_error::response(&refusal, &self.challenge_body)?;
         session
@@ -248,7 +316,19 @@ impl ProxyHttp for Gateway {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         // Identity headers from clients are never trusted, on any route.
         strip_identity_headers(session.req_header_mut(), &self.strip_headers);
-        let path = session.req_header().uri.path().to_owned();
+        let path = match normalize_path(session.req_header().uri.path()) {
+            Ok(None) => session.req_header().uri.path().to_owned(),
+            Ok(Some(normal)) => {
+                if !self.set_path(session.req_header_mut(), &normal) {
+                    return self.refuse(session, Refusal::BadRequest).await;
+                }
+                normal
+            }
+            Err(PathError::AmbiguousSeparator) => {
+                tracing::info!(target: "request", event = "bad_path", "encoded or back slash in the path");
+                return self.refuse(session, Refusal::BadRequest).await;
+            }
+        };
         let Some(route) = self.route_for(&path) else {
             return self.refuse(session, Refusal::NotFound).await;
         };
@@ -259,8 +339,21 @@ impl ProxyHttp for Gateway {
             .is_none_or(|r| r.auth == RouteAuth::Public)
         {
             // Browsers send the cookie (Path=/) to public routes too; their upstream could
-            // replay it to sign in as the user on every other route.
+            // replay it to sign in as the user on every other route. Likewise a Negotiate token
+            // (curl sends one to every path): we never consumed it, so it would still be fresh.
             self.strip_session_cookie(session.req_header_mut());
+            let negotiate = session
+                .req_header()
+                .headers
+                .get(AUTHORIZATION)
+                .is_some_and(|v| {
+                    v.as_bytes()
+                        .get(..9)
+                        .is_some_and(|s| s.eq_ignore_ascii_case(b"negotiate"))
+                });
+            if negotiate {
+                session.req_header_mut().remove_header(&AUTHORIZATION);
+            }
             return Ok(false);
         }
 
@@ -289,7 +382,16 @@ impl ProxyHttp for Gateway {
             Ok(t) => t,
             Err(e) => {
                 self.auth.record_failure(e.reason());
-                tracing::info!(target: "security", event = "authentication", result = "failure", reason = e.reason());
+                let client = session
+                    .client_addr()
+                    .and_then(|a| a.as_inet())
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default();
+                tracing::info!(
+                    target: "security", event = "authentication", result = "failure",
+                    reason = e.reason(), client = %client, detail = %e,
+                    "Negotiate header refused"
+                );
                 let refusal = match e {
                     negotiate::HeaderError::TooLarge { .. } => Refusal::HeaderTooLarge,
                     _ => Refusal::Challenge,
@@ -326,11 +428,24 @@ impl ProxyHttp for Gateway {
                 "no route chosen for the request",
             )
         })?;
-        Ok(Box::new(HttpPeer::new(
-            route.upstream.as_str(),
-            route.tls,
-            route.sni.clone(),
-        )))
+        // Resolve here, asynchronously: Pingora's HttpPeer::new resolves with a blocking call and
+        // panics when the name does not resolve.
+        let addr = match route.addr {
+            Some(a) => a,
+            None => tokio::net::lookup_host(route.upstream.as_str())
+                .await
+                .ok()
+                .and_then(|mut addrs| addrs.next())
+                .ok_or_else(|| {
+                    // An upstream fault: the client gets a 502.
+                    pingora::Error::explain(
+                        pingora::ErrorType::ConnectNoRoute,
+                        format!("upstream {} does not resolve", route.upstream),
+                    )
+                    .into_up()
+                })?,
+        };
+        Ok(Box::new(HttpPeer::new(addr, route.tls, route.sni.clone())))
     }
 
     async fn upstream_request_filter(
@@ -384,6 +499,36 @@ impl ProxyHttp for Gateway {
 mod tests {
     use super::{same_for_cgi, strip_identity_headers, under_prefix};
     use pingora::http::RequestHeader;
+
+    #[test]
+    fn dot_segments_are_removed_before_routing() {
+        use super::{normalize_path, PathError};
+        assert_eq!(normalize_path("/app/x"), Ok(None));
+        assert_eq!(
+            normalize_path("/static/../admin"),
+            Ok(Some("/admin".into()))
+        );
+        assert_eq!(
+            normalize_path("/static/%2e%2e/admin"),
+            Ok(Some("/admin".into()))
+        );
+        assert_eq!(
+            normalize_path("/static/%2E./admin/"),
+            Ok(Some("/admin/".into()))
+        );
+        assert_eq!(normalize_path("/a/./b/."), Ok(Some("/a/b/".into())));
+        assert_eq!(normalize_path("/../../etc"), Ok(Some("/etc".into())));
+        assert_eq!(normalize_path("/a/.."), Ok(Some("/".into())));
+        assert_eq!(normalize_path("/a..b/.c"), Ok(None));
+        assert_eq!(
+            normalize_path("/static%2f..%2fadmin"),
+            Err(PathError::AmbiguousSeparator)
+        );
+        assert_eq!(
+            normalize_path("/static\\..\\admin"),
+            Err(PathError::AmbiguousSeparator)
+        );
+    }
 
     #[test]
     fn prefixes_match_on_segments() {

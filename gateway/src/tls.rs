@@ -5,11 +5,14 @@
 //! Negotiate tokens to it on HTTPS (Extended Protection for Authentication).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use kdc_bridge::proto::der::{self, tag, Reader};
 use kdc_bridge::proto::gss::channel_binding_hash;
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
 /// OIDs (contents octets) of signature algorithms hashed with SHA-384 or SHA-512.
@@ -55,6 +58,57 @@ pub fn channel_binding_for_cert_file(path: &Path) -> Result<[u8; 16], String> {
         .ok_or_else(|| format!("{}: no certificate", path.display()))?
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(channel_binding_hash(&server_end_point(cert.as_ref())))
+}
+
+/// Reads a PEM certificate chain and private key into what rustls serves, checking that the
+/// key is usable. The error names the file and the problem.
+pub fn load_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, (bool, String)> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| (true, format!("cannot read {}: {e}", cert.display())))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            (
+                true,
+                format!("{}: not a PEM certificate chain: {e}", cert.display()),
+            )
+        })?;
+    if chain.is_empty() {
+        return Err((true, format!("{} holds no PEM certificate", cert.display())));
+    }
+    let der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        (
+            false,
+            format!("{}: not a PEM private key: {e}", key.display()),
+        )
+    })?;
+    let signing = rustls::crypto::ring::sign::any_supported_type(&der).map_err(|e| {
+        (
+            false,
+            format!("{}: unsupported private key: {e}", key.display()),
+        )
+    })?;
+    let certified = CertifiedKey::new(chain, signing);
+    certified.keys_match().map_err(|e| {
+        (
+            false,
+            format!(
+                "{} does not belong to {}: {e}",
+                key.display(),
+                cert.display()
+            ),
+        )
+    })?;
+    Ok(Arc::new(certified))
+}
+
+/// Serves one certificate whatever the SNI.
+#[derive(Debug)]
+pub struct SingleCert(pub Arc<CertifiedKey>);
+
+impl ResolvesServerCert for SingleCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
 }
 
 #[cfg(test)]

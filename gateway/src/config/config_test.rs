@@ -128,7 +128,7 @@ fn rejects_world_readable_secrets_and_wrong_spns() {
     assert_eq!(p[0].0, "kerberos.keytab");
     assert!(
         p[0].1
-            .ends_with("is accessible to other users (mode 0644); run chmod 600 on it"),
+            .ends_with("can be read by any user (mode 0644); run chmod 600 on it"),
         "{}",
         p[0].1
     );

@@ -47,9 +47,10 @@ pub struct FileConfig {
 pub struct ServerSection {
     /// Worker threads per listener service; default: the number of CPUs.
     pub threads: Option<usize>,
-    /// Seconds to keep serving after SIGTERM before closing listeners.
+    /// After SIGTERM the listeners stop accepting at once; open connections are served for
+    /// this many seconds.
     pub grace_period_seconds: Option<u64>,
-    /// Seconds to wait for in-flight requests after the grace period.
+    /// Then, seconds given to in-flight requests before the runtime stops.
     pub graceful_shutdown_timeout_seconds: Option<u64>,
 }
 

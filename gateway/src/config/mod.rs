@@ -50,7 +50,12 @@ impl fmt::Display for ConfigError {
             if n == 1 { "" } else { "s" }
         )?;
         for p in &self.problems {
-            writeln!(f, "  {}: {}", p.key, p.message)?;
+            writeln!(
+                f,
+                "  {}: {}",
+                p.key,
+                p.message.trim_end().replace('\n', "\n    ")
+            )?;
         }
         Ok(())
     }
@@ -94,6 +99,8 @@ pub struct Route {
     pub prefix: String,
     /// `host:port`.
     pub upstream: String,
+    /// The address, when `upstream` is an IP literal (otherwise resolved per request).
+    pub addr: Option<SocketAddr>,
     /// TLS to the upstream.
     pub tls: bool,
     /// SNI for TLS.
@@ -298,7 +305,7 @@ fn read_secret(c: &mut Collector, key: &str, path: &Path) -> Option<Vec<u8>> {
         c.add(
             key,
             format!(
-                "{} is accessible to other users (mode {mode:04o}); run chmod 600 on it",
+                "{} can be read by any user (mode {mode:04o}); run chmod 600 on it",
                 path.display()
             ),
         );
@@ -338,6 +345,7 @@ fn positive<T: PartialOrd + Default + Copy + fmt::Display>(
 }
 
 fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Config> {
+    let threads = f.server.threads.map(|t| positive(c, "server.threads", t));
     if f.version != VERSION {
         c.add(
             "version",
@@ -420,7 +428,7 @@ fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Config> {
         );
     }
     Some(Config {
-        threads: f.server.threads.map(|t| positive(c, "server.threads", t)),
+        threads,
         grace_period_secs: f.server.grace_period_seconds.unwrap_or(1),
         graceful_shutdown_timeout_secs: f.server.graceful_shutdown_timeout_seconds.unwrap_or(5),
         listeners,
@@ -453,13 +461,7 @@ fn build_listeners(f: &FileConfig, base: &Path, c: &mut Collector) -> Vec<Listen
             key: resolve(base, &t.key),
         });
         if let Some(t) = &tls {
-            if c.files == FileChecks::Read && !t.cert.is_file() {
-                c.add(
-                    format!("{key}.tls.cert"),
-                    format!("file {} not found", t.cert.display()),
-                );
-            }
-            let _ = read_secret(c, &format!("{key}.tls.key"), &t.key);
+            check_tls_files(c, &key, t);
         }
         if l.http2 == Some(true) && tls.is_none() {
             c.add(
@@ -475,6 +477,29 @@ fn build_listeners(f: &FileConfig, base: &Path, c: &mut Collector) -> Vec<Listen
         });
     }
     out
+}
+
+/// Checks that the certificate chain and key load and belong together, so a bad file is
+/// reported here rather than by the TLS stack at start-up.
+fn check_tls_files(c: &mut Collector, key: &str, t: &TlsFiles) {
+    if c.files == FileChecks::Skip {
+        return;
+    }
+    let cert_found = t.cert.is_file();
+    if !cert_found {
+        c.add(
+            format!("{key}.tls.cert"),
+            format!("file {} not found", t.cert.display()),
+        );
+    }
+    // The mode check before parsing: a key file others can read is refused as it is.
+    if read_secret(c, &format!("{key}.tls.key"), &t.key).is_none() || !cert_found {
+        return;
+    }
+    if let Err((is_cert, problem)) = crate::tls::load_certified_key(&t.cert, &t.key) {
+        let field = if is_cert { "cert" } else { "key" };
+        c.add(format!("{key}.tls.{field}"), problem);
+    }
 }
 
 fn build_kerberos(
@@ -509,6 +534,7 @@ fn build_kerberos(
                     if !keys.is_empty() && !keys.has_principal(&p) {
                         let mut have: Vec<String> =
                             keys.iter().map(|k| k.principal.to_string()).collect();
+                        have.sort();
                         have.dedup();
                         c.add(
                             key,
@@ -673,6 +699,7 @@ fn build_routes(routes: &[file::RouteSection], c: &mut Collector) -> Vec<Route> 
         out.push(Route {
             prefix: r.prefix.clone(),
             upstream: r.upstream.clone(),
+            addr: r.upstream.parse().ok(),
             tls: r.tls,
             sni: r.sni.clone().unwrap_or_else(|| host.to_owned()),
             auth,

@@ -88,7 +88,7 @@ pub enum AcceptError {
         etype: i32,
     },
     /// The ticket's end time (plus skew) has passed.
-    #[error("ticket expired at {endtime} (now {now}, skew {skew}s)")]
+    #[error("ticket expired at {endtime} (now {now}, allowed skew {skew} s)")]
     TicketExpired {
         /// Ticket end time, Unix seconds.
         endtime: i64,
@@ -98,7 +98,7 @@ pub enum AcceptError {
         skew: i64,
     },
     /// The ticket's start time (minus skew) is in the future.
-    #[error("ticket not valid before {starttime} (now {now}, skew {skew}s)")]
+    #[error("ticket not valid before {starttime} (now {now}, allowed skew {skew} s)")]
     TicketNotYetValid {
         /// Ticket start time, Unix seconds.
         starttime: i64,

@@ -96,6 +96,32 @@ impl ServiceKeys {
         next
     }
 
+    /// The set without retired keys older than `retain_secs` at `now`, or `None` when there
+    /// are none to drop. Called periodically, so a retired key stops working when its
+    /// retention ends even if the keytab never changes again.
+    pub fn pruned(&self, now: i64, retain_secs: i64) -> Option<Self> {
+        let expired = |k: &ServiceKey| {
+            k.retired_at
+                .is_some_and(|t| now.saturating_sub(t) > retain_secs)
+        };
+        if !self.keys.iter().any(expired) {
+            return None;
+        }
+        let keys = self
+            .keys
+            .iter()
+            .filter(|k| !expired(k))
+            .map(|k| ServiceKey {
+                principal: k.principal.clone(),
+                kvno: k.kvno,
+                key: k.key.clone(),
+                ticket_key: k.ticket_key.clone(),
+                retired_at: k.retired_at,
+            })
+            .collect();
+        Some(Self { keys })
+    }
+
     /// All keys, retired ones included.
     pub fn iter(&self) -> impl Iterator<Item = &ServiceKey> {
         self.keys.iter()
@@ -166,6 +192,7 @@ impl ServiceKeys {
         if mine.is_empty() {
             let mut others: Vec<String> =
                 self.keys.iter().map(|k| k.principal.to_string()).collect();
+            others.sort();
             others.dedup();
             if others.is_empty() {
                 s.push_str("; the keytab is empty");
@@ -287,6 +314,12 @@ mod tests {
         let much_later = later.reloaded(&v3_only, 4601, 3600);
         assert_eq!(much_later.len(), 1);
         assert!(much_later.find(&gw(), Some(2), 18).is_err());
+
+        // Without any further reload, pruning ends the retired keys on time.
+        assert!(merged.pruned(4600, 3600).is_none());
+        let pruned = merged.pruned(4601, 3600).unwrap();
+        assert_eq!(pruned.len(), 1);
+        assert_eq!(pruned.find(&gw(), None, 18).unwrap().kvno, 3);
     }
 
     #[test]
