@@ -2,7 +2,11 @@
 //! answer out (RFC 4120 §3.2.3, RFC 4121 §4.1, RFC 4178, RFC 4559).
 //!
 //! Sans-IO: the caller gives the time, randomness, the keys and the replay cache. Checks run
-//! in the order MIT's `krb5_rd_req_decoded` runs them, so both report the same first failure.
+//! in the order MIT's `krb5_rd_req_decoded` runs them (ticket, authenticator, client match,
+//! ticket times, authenticator time, INVALID flag, then the GSS checksum), so both
+//! report the same first failure; the one deliberate difference is the replay check, which
+//! MIT runs before the times and we run last (see below). `tests/tests/differential.rs`
+//! compares the two on tokens from a Samba AD DC.
 
 use crate::proto::crypto::{Enctype, Key, KeyUsage, MAX_CONFOUNDER_LEN, MAX_KEY_LEN};
 use crate::proto::error::AcceptError;
@@ -179,14 +183,8 @@ impl Acceptor {
         }
         let client = part.cname.to_principal(part.crealm);
 
-        // Times.
-        if (auth.ctime - now).abs() > skew {
-            return Err(AcceptError::ClockSkew {
-                ctime: auth.ctime,
-                now,
-                skew,
-            });
-        }
+        // Times: the ticket's first, then the authenticator's, as MIT (krb5int_validate_times,
+        // then krb5_check_clockskew).
         let starttime = part.starttime.unwrap_or(part.authtime);
         if starttime - now > skew {
             return Err(AcceptError::TicketNotYetValid {
@@ -198,6 +196,13 @@ impl Acceptor {
         if now - part.endtime > skew {
             return Err(AcceptError::TicketExpired {
                 endtime: part.endtime,
+                now,
+                skew,
+            });
+        }
+        if (auth.ctime - now).abs() > skew {
+            return Err(AcceptError::ClockSkew {
+                ctime: auth.ctime,
                 now,
                 skew,
             });

@@ -299,8 +299,21 @@ fn checks_times_as_of_the_given_clock() {
             skew: 300
         }
     );
+    // Ticket times come first, as in MIT (krb5int_validate_times before the skew check):
+    // 301 s before the ticket's start it is not valid yet, whatever the authenticator says.
     assert_eq!(
         f.accept_at(&token, NOW - 301).unwrap_err(),
+        AcceptError::TicketNotYetValid {
+            starttime: NOW,
+            now: NOW - 301,
+            skew: 300
+        }
+    );
+    let mut early = f.spec();
+    early.starttime = Some(NOW - 1000);
+    let (early_token, _) = f.mint(&early);
+    assert_eq!(
+        f.accept_at(&early_token, NOW - 301).unwrap_err(),
         AcceptError::ClockSkew {
             ctime: NOW,
             now: NOW - 301,
@@ -309,6 +322,20 @@ fn checks_times_as_of_the_given_clock() {
     );
     // Within skew it passes, as of that time.
     assert!(f.accept_at(&token, NOW + 300).is_ok());
+
+    // An expired ticket with a stale authenticator, as a token replayed after the ticket's
+    // end: MIT says "Ticket expired", and so do we (found by tests/tests/differential.rs).
+    let mut short = f.spec();
+    short.endtime = NOW + 4;
+    let (short_token, _) = f.mint(&short);
+    assert_eq!(
+        f.accept_at(&short_token, NOW + 310).unwrap_err(),
+        AcceptError::TicketExpired {
+            endtime: NOW + 4,
+            now: NOW + 310,
+            skew: 300
+        }
+    );
 
     let mut expired = f.spec();
     expired.authtime = NOW - 40_000;
