@@ -3,7 +3,7 @@
 //!
 //! Sans-IO: the caller gives the time, randomness, the keys and the replay cache. Checks run
 //! in the order MIT's `krb5_rd_req_decoded` runs them (ticket, authenticator, client match,
-//! ticket times, authenticator time, INVALID flag, then the GSS checksum), so both
+//! ticket times, authenticator time, INVALID flag, enctypes, then the GSS checksum), so both
 //! report the same first failure; the one deliberate difference is the replay check, which
 //! MIT runs before the times and we run last (see below). `tests/tests/differential.rs`
 //! compares the two on tokens from a Samba AD DC.
@@ -210,6 +210,14 @@ impl Acceptor {
         if part.flags & ticket_flags::INVALID != 0 {
             return Err(AcceptError::TicketInvalid);
         }
+        // The client's subkey (RFC 4120 §5.5.1) sets the enctype of our AP-REP subkey, so it
+        // must be one we implement. MIT likewise refuses subkeys of enctypes that are not
+        // permitted (rd_req_dec.c, KRB5_NOPERM_ETYPE). Its key octets are never used here.
+        if let Some(subkey) = auth.subkey {
+            Enctype::try_from(subkey.keytype).map_err(|_| AcceptError::UnsupportedEnctype {
+                etype: subkey.keytype,
+            })?;
+        }
 
         // The GSS checksum binds flags and channel bindings to this authenticator.
         let cksum = auth.cksum.ok_or(AcceptError::BadChecksum {
@@ -246,6 +254,7 @@ impl Acceptor {
         let mutual = ap_req.ap_options & ap_options::MUTUAL_REQUIRED != 0
             || gss.flags & gss::flags::MUTUAL != 0;
         let ap_rep = if mutual {
+            // Checked above: a subkey's enctype is supported.
             let subkey_enctype = auth
                 .subkey
                 .and_then(|k| Enctype::try_from(k.keytype).ok())

@@ -403,6 +403,21 @@ fn checks_the_authenticator() {
         }
     );
 
+    // Found by tests/tests/differential.rs: MIT refuses an authenticator subkey whose
+    // enctype is not permitted; it also sets the enctype of our AP-REP subkey.
+    let mut des_subkey = f.spec();
+    des_subkey.subkey_override = Some((1, vec![7; 8]));
+    let (token, _) = f.mint(&des_subkey);
+    assert_eq!(
+        f.accept(&token).unwrap_err(),
+        AcceptError::UnsupportedEnctype { etype: 1 }
+    );
+    // Only its enctype matters to us (MIT does not check the length either).
+    let mut short_subkey = f.spec();
+    short_subkey.subkey_override = Some((18, vec![7; 16]));
+    let (token, _) = f.mint(&short_subkey);
+    assert!(f.accept(&token).is_ok());
+
     let mut u2u = f.spec();
     u2u.ap_options |= crate::proto::krb::messages::ap_options::USE_SESSION_KEY;
     let (token, _) = f.mint(&u2u);

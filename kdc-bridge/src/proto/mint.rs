@@ -49,6 +49,9 @@ pub struct TokenSpec {
     pub authenticator_client: Option<Principal>,
     /// The checksum to put in the authenticator; `None` means the standard 0x8003 one.
     pub checksum_override: Option<Option<(i32, Vec<u8>)>>,
+    /// The authenticator subkey as (keytype, key octets), instead of a random key of the
+    /// session enctype (tests of the subkey check).
+    pub subkey_override: Option<(i32, Vec<u8>)>,
 }
 
 impl TokenSpec {
@@ -70,6 +73,7 @@ impl TokenSpec {
             subkey: true,
             authenticator_client: None,
             checksum_override: None,
+            subkey_override: None,
         }
     }
 }
@@ -155,9 +159,12 @@ pub fn mint_ap_req(
         cksum: cksum.as_ref().map(|(t, v)| (*t, v.as_slice())),
         cusec: spec.cusec,
         ctime: spec.ctime,
-        subkey: spec
-            .subkey
-            .then(|| (subkey.enctype().etype(), subkey.as_bytes())),
+        subkey: match &spec.subkey_override {
+            Some((keytype, value)) => Some((*keytype, value.as_slice())),
+            None => spec
+                .subkey
+                .then(|| (subkey.enctype().etype(), subkey.as_bytes())),
+        },
         seq_number: Some(u32::from_be_bytes(seq) & 0x3fff_ffff),
     });
     rng.fill(&mut confounder);
