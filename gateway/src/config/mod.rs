@@ -1,4 +1,4 @@
-//! Configuration: the file ([`file`]), checked and converted into [`Config`].
+//! Configuration: the file ([`file`](mod@file)), checked and converted into [`Config`].
 //!
 //! Every problem is collected with the key it concerns (`kerberos.spns[1]`) so one run of
 //! `iwa-gateway check-config` shows them all.
