@@ -283,7 +283,7 @@ fn names_the_missing_key_and_the_stale_keytab() {
             kvno_matched: true
         }
     );
-    assert_eq!(err.fault(), crate::proto::error::Fault::Internal);
+    assert_eq!(err.fault(), crate::proto::error::Fault::Client);
 }
 
 #[test]
