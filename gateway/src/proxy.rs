@@ -70,11 +70,28 @@ pub struct Gateway {
 /// Per-request state.
 #[derive(Debug, Default)]
 pub struct RequestCtx {
+    request_id: String,
+    started: Option<Instant>,
     route: Option<usize>,
     principal: Option<String>,
     response_token: Option<Vec<u8>>,
     set_cookie: Option<String>,
     upstream_started: Option<Instant>,
+}
+
+/// Header carrying the request id to the upstream (and from a front load balancer to us).
+const REQUEST_ID: &str = "x-request-id";
+
+/// The request id: the one a front load balancer set, if it is short printable ASCII, so logs
+/// line up across hops; otherwise 16 random hex digits.
+fn request_id(req: &RequestHeader) -> String {
+    if let Some(v) = req.headers.get(REQUEST_ID) {
+        let b = v.as_bytes();
+        if !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic()) {
+            return String::from_utf8_lossy(b).into_owned();
+        }
+    }
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// Whether `path` falls under `prefix`, on path-segment boundaries (`/app` covers `/app` and
@@ -314,6 +331,11 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
+        ctx.started = Some(Instant::now());
+        ctx.request_id = request_id(session.req_header());
+        // Entered only around synchronous work: a guard held across an await would attach
+        // other requests' events to this span.
+        let span = tracing::info_span!("request", request_id = %ctx.request_id);
         // Identity headers from clients are never trusted, on any route.
         strip_identity_headers(session.req_header_mut(), &self.strip_headers);
         let path = match normalize_path(session.req_header().uri.path()) {
@@ -387,11 +409,13 @@ impl ProxyHttp for Gateway {
                     .and_then(|a| a.as_inet())
                     .map(|a| a.ip().to_string())
                     .unwrap_or_default();
-                tracing::info!(
-                    target: "security", event = "authentication", result = "failure",
-                    reason = e.reason(), client = %client, detail = %e,
-                    "Negotiate header refused"
-                );
+                span.in_scope(|| {
+                    tracing::info!(
+                        target: "security", event = "authentication", result = "failure",
+                        reason = e.reason(), client = %client, detail = %e,
+                        "Negotiate header refused"
+                    );
+                });
                 let refusal = match e {
                     negotiate::HeaderError::TooLarge { .. } => Refusal::HeaderTooLarge,
                     _ => Refusal::Challenge,
@@ -402,7 +426,7 @@ impl ProxyHttp for Gateway {
         let listener = self.listener(session).cloned();
         let client = session.client_addr().and_then(|a| a.as_inet()).copied();
         let binding = listener.as_ref().and_then(|l| l.channel_binding);
-        match self.auth.accept(&token, client, binding.as_ref()) {
+        match span.in_scope(|| self.auth.accept(&token, client, binding.as_ref())) {
             Ok(ok) => {
                 let principal = ok.client.to_string();
                 let secure = listener.as_ref().is_some_and(|l| l.tls);
@@ -457,6 +481,7 @@ impl ProxyHttp for Gateway {
         if let Some(p) = &ctx.principal {
             upstream_request.insert_header(self.user_header.clone(), p.as_str())?;
         }
+        upstream_request.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
         ctx.upstream_started = Some(Instant::now());
         Ok(())
     }
@@ -477,6 +502,34 @@ impl ProxyHttp for Gateway {
                 .observe(started.elapsed().as_secs_f64());
         }
         Ok(())
+    }
+
+    async fn logging(
+        &self,
+        session: &mut Session,
+        error: Option<&pingora::Error>,
+        ctx: &mut Self::CTX,
+    ) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let route = ctx
+            .route
+            .and_then(|i| self.routes.get(i))
+            .map_or("", |r| r.prefix.as_str());
+        let millis = ctx
+            .started
+            .map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0);
+        let req = session.req_header();
+        tracing::info!(
+            target: "request",
+            request_id = %ctx.request_id,
+            method = %req.method,
+            path = %req.uri.path(),
+            route,
+            status,
+            principal = ctx.principal.as_deref().unwrap_or(""),
+            duration_ms = format_args!("{millis:.3}"),
+            error = error.map(|e| e.etype().as_str()).unwrap_or(""),
+        );
     }
 
     async fn response_filter(
