@@ -69,7 +69,7 @@ pub struct AcceptRequest<'a> {
 pub struct Accepted {
     /// The client principal, e.g. `alice@CORP.TEST`.
     pub client: Principal,
-    /// The service principal the ticket was for.
+    /// The service principal the ticket was for, as the keytab spells it.
     pub service: Principal,
     /// The enctype the ticket was encrypted with.
     pub ticket_enctype: Enctype,
@@ -280,7 +280,8 @@ impl Acceptor {
 
         Ok(Accepted {
             client,
-            service,
+            // The keytab's spelling: the ticket's cleartext sname is the client's (any case).
+            service: key.principal.clone(),
             ticket_enctype,
             kvno: key.kvno,
             session_enctype,
