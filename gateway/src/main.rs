@@ -26,7 +26,16 @@ const H2_OTHER_HEADERS: usize = 32 * 1024;
 /// iwa-gateway signs users of domain-joined Windows PCs in to web apps without a password
 /// prompt (Kerberos over HTTP Negotiate), then forwards their requests with a trusted identity.
 #[derive(Debug, Parser)]
-#[command(name = "iwa-gateway", version)]
+#[command(
+    name = "iwa-gateway",
+    version,
+    after_help = "Getting started:\n  \
+        1. Write a configuration: examples/gateway.toml is annotated, docs/configuration.md lists every key.\n  \
+        2. iwa-gateway check-config /etc/iwa-gateway/gateway.toml\n  \
+        3. iwa-gateway run --config /etc/iwa-gateway/gateway.toml\n\n\
+        Health and metrics are on the admin listener: /healthz, /readyz, /metrics.\n\
+        Set IWAGW_LOG (e.g. info,security=debug) to change what is logged."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
