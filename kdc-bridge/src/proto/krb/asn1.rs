@@ -117,7 +117,14 @@ pub fn read_time(r: &mut Reader<'_>) -> Result<i64, Asn1Error> {
     parse_time(r.read(utag::GENERALIZED_TIME)?.value)
 }
 
+/// The last time a `KerberosTime` can express, 9999-12-31T23:59:59Z, in Unix seconds.
+pub const LAST_TIME: i64 = 253_402_300_799;
+
 /// Parses `YYYYMMDDHHMMSSZ` (RFC 4120 §5.2.3) into Unix seconds.
+///
+/// A leap second (`SS` = 60) is read as the first second of the next minute, except on
+/// 9999-12-31, where that would be a year four digits cannot write: it is refused, so that
+/// [`format_time`] gives back every time this accepts.
 pub fn parse_time(v: &[u8]) -> Result<i64, Asn1Error> {
     let digits: &[u8; 15] = v.try_into().map_err(|_| Asn1Error::BadTime)?;
     if digits[14] != b'Z' || !digits[..14].iter().all(u8::is_ascii_digit) {
@@ -139,7 +146,11 @@ pub fn parse_time(v: &[u8]) -> Result<i64, Asn1Error> {
     {
         return Err(Asn1Error::BadTime);
     }
-    Ok(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    let unix = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    if unix > LAST_TIME {
+        return Err(Asn1Error::BadTime);
+    }
+    Ok(unix)
 }
 
 /// Formats Unix seconds as a `KerberosTime`.
@@ -301,6 +312,26 @@ mod tests {
         ] {
             assert_eq!(parse_time(bad), Err(Asn1Error::BadTime), "{bad:?}");
         }
+    }
+
+    /// Found by the `ap_req` fuzz target's round trip: a leap second at the end of 9999 was
+    /// read as 10000-01-01T00:00:00Z, which `format_time` wrote back as year 0000.
+    #[test]
+    fn fuzz_ap_req_leap_second_in_9999() {
+        assert_eq!(parse_time(b"99991231235960Z"), Err(Asn1Error::BadTime));
+        let vector = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/vectors/fuzz-ap_req-leap-9999.bin"
+        ));
+        assert_eq!(
+            crate::proto::krb::messages::extract_enc_ticket_part(vector),
+            Err(Asn1Error::BadTime)
+        );
+        // The last second KerberosTime can write still round-trips, and other leap seconds
+        // are still read, as the first second of the next minute.
+        assert_eq!(parse_time(b"99991231235959Z"), Ok(LAST_TIME));
+        assert_eq!(&format_time(LAST_TIME), b"99991231235959Z");
+        assert_eq!(parse_time(b"20161231235960Z"), Ok(1_483_228_800));
     }
 
     #[test]
