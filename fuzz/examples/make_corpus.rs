@@ -1,6 +1,7 @@
 //! Writes the seed corpus, `fuzz/corpus/<target>/<seed>`, from the builders and from the
-//! Samba captures in `fuzz/fixtures/`. Run it from fuzz/: `cargo run --example make_corpus`
-//! (an argument names another output directory).
+//! Samba captures in `kdc-bridge/tests/vectors/samba/`, plus the fuzz regression vectors there
+//! (`fuzz-<target>-*.bin`). Run it from fuzz/:
+//! `cargo run --example make_corpus` (an argument names another output directory).
 //!
 //! Everything is deterministic except the session cookies' random nonces.
 
@@ -23,8 +24,9 @@ use kdc_bridge::proto::mint::{mint_ap_req, raw_token, spnego_token, TokenSpec};
 use kdc_bridge::proto::principal::Principal;
 use kdc_bridge::proto::spnego::{build_neg_token_init, extract_client_token, oid, KrbOid};
 
-/// Must equal `NOW` in `fuzz_targets/acceptor.rs` and `session_cookie.rs`.
-const NOW: i64 = 1_795_259_606;
+/// Must equal `NOW` in `fuzz_targets/acceptor.rs` and `session_cookie.rs`: the time of the
+/// Samba captures (`kdc-bridge/tests/vectors/samba/captured-at`).
+const NOW: i64 = 1_795_259_762;
 /// The acceptor target's synthetic keys (kvno 2).
 const AES256: [u8; 32] = [0x42; 32];
 const AES128: [u8; 16] = [0x43; 16];
@@ -67,10 +69,9 @@ fn key(enctype: Enctype, bytes: &[u8]) -> Key {
     Key::from_bytes(enctype, bytes).expect("right length")
 }
 
-/// A Samba capture, base64 as `iwa-negotiate tokens` printed it.
-fn capture(fixtures: &Path, name: &str) -> Vec<u8> {
-    let text = std::fs::read_to_string(fixtures.join("samba").join(name)).expect("capture");
-    STANDARD.decode(text.trim()).expect("base64 capture")
+/// A file of the Samba captures.
+fn capture(samba: &Path, name: &str) -> Vec<u8> {
+    std::fs::read(samba.join(name)).expect("Samba capture")
 }
 
 /// MS-NLMP §2.2.1.1 NEGOTIATE_MESSAGE as Windows 10 sends it without a ticket: flags
@@ -126,7 +127,7 @@ fn neg_token_init(mechs: &[&[u8]], mech_token: &[u8]) -> Vec<u8> {
 }
 
 /// Client tokens: minted with the synthetic keys, captured from Samba, NTLM and NegoEx.
-fn tokens(fixtures: &Path) -> Vec<(&'static str, Vec<u8>)> {
+fn tokens(samba: &Path) -> Vec<(&'static str, Vec<u8>)> {
     let service = principal("HTTP/gw.corp.test@CORP.TEST");
     let alice = principal("alice@CORP.TEST");
     let aes256 = key(Enctype::Aes256CtsHmacSha196, &AES256);
@@ -199,15 +200,15 @@ fn tokens(fixtures: &Path) -> Vec<(&'static str, Vec<u8>)> {
     ));
 
     for (name, file) in [
-        ("samba-alice-spnego.bin", "alice-spnego.b64"),
-        ("samba-alice-raw.bin", "alice-raw.b64"),
-        ("samba-alice-rc4-spnego.bin", "alice-rc4-spnego.b64"),
+        ("samba-alice-spnego.bin", "alice-aes256-spnego.bin"),
+        ("samba-alice-raw.bin", "alice-aes256-raw.bin"),
+        ("samba-alice-rc4-spnego.bin", "alice-rc4-ticket-spnego.bin"),
         (
             "samba-dave-1000-groups-spnego.bin",
-            "dave-1000-groups-spnego.b64",
+            "dave-1000-groups-spnego.bin",
         ),
     ] {
-        out.push((name, capture(fixtures, file)));
+        out.push((name, capture(samba, file)));
     }
 
     out.push(("ntlm-negotiate.bin", ntlm_negotiate()));
@@ -226,8 +227,8 @@ fn tokens(fixtures: &Path) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// AP-REQs, and decrypted EncTicketParts and Authenticators (real ones from the Samba
-/// captures, decrypted with the keytabs in `fuzz/fixtures/`).
-fn kerberos_messages(fixtures: &Path, tokens: &[(&str, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
+/// captures, decrypted with that domain's keytabs).
+fn kerberos_messages(samba: &Path, tokens: &[(&str, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for (name, token) in tokens {
         let wanted = [
@@ -246,12 +247,8 @@ fn kerberos_messages(fixtures: &Path, tokens: &[(&str, Vec<u8>)]) -> Vec<(String
     }
 
     for (name, token, keytab) in [
-        ("alice", "samba-alice-spnego.bin", "samba-gw.keytab"),
-        (
-            "alice-rc4",
-            "samba-alice-rc4-spnego.bin",
-            "samba-rc4.keytab",
-        ),
+        ("alice", "samba-alice-spnego.bin", "gw.keytab"),
+        ("alice-rc4", "samba-alice-rc4-spnego.bin", "rc4.keytab"),
     ] {
         let token = &tokens
             .iter()
@@ -260,8 +257,7 @@ fn kerberos_messages(fixtures: &Path, tokens: &[(&str, Vec<u8>)]) -> Vec<(String
             .1;
         let ap_req = extract_client_token(token).expect("Kerberos").ap_req;
         let ap_req = extract_ap_req(ap_req).expect("AP-REQ");
-        let kt = Keytab::extract(&std::fs::read(fixtures.join(keytab)).expect("keytab"))
-            .expect("keytab parses");
+        let kt = Keytab::extract(&capture(samba, keytab)).expect("keytab parses");
         let enc = ap_req.ticket.enc_part;
         let service_key = kt
             .entries
@@ -324,7 +320,7 @@ fn kerberos_messages(fixtures: &Path, tokens: &[(&str, Vec<u8>)]) -> Vec<(String
 
 /// Keytabs: the Samba ones, one written by `Keytab::build`, and hand-made ones for the parts
 /// `build` never writes (format 0x501, holes, unsupported enctypes).
-fn keytabs(fixtures: &Path) -> Vec<(&'static str, Vec<u8>)> {
+fn keytabs(samba: &Path) -> Vec<(&'static str, Vec<u8>)> {
     let gw = principal("HTTP/gw.corp.test@CORP.TEST");
     let built = Keytab {
         entries: vec![
@@ -374,14 +370,8 @@ fn keytabs(fixtures: &Path) -> Vec<(&'static str, Vec<u8>)> {
     v2.extend(0u32.to_be_bytes());
 
     vec![
-        (
-            "samba-gw.keytab",
-            std::fs::read(fixtures.join("samba-gw.keytab")).expect("keytab"),
-        ),
-        (
-            "samba-rc4.keytab",
-            std::fs::read(fixtures.join("samba-rc4.keytab")).expect("keytab"),
-        ),
+        ("samba-gw.keytab", capture(samba, "gw.keytab")),
+        ("samba-rc4.keytab", capture(samba, "rc4.keytab")),
         ("built-aes-rc4-kvno300.keytab", built),
         ("v501-rc4.keytab", v1),
         ("v502-hole-des-vno32.keytab", v2),
@@ -583,22 +573,22 @@ fn cookies() -> Vec<(&'static str, Vec<u8>)> {
 fn main() {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR"));
     let repo = fuzz.parent().expect("fuzz/ is in the repository");
-    let fixtures = fuzz.join("fixtures");
+    let samba = repo.join("kdc-bridge/tests/vectors/samba");
     let corpus = Corpus {
         root: std::env::args_os()
             .nth(1)
             .map_or_else(|| fuzz.join("corpus"), PathBuf::from),
     };
 
-    let tokens = tokens(&fixtures);
+    let tokens = tokens(&samba);
     for (name, bytes) in &tokens {
         corpus.put("acceptor", name, bytes);
         corpus.put("spnego_token", name, bytes);
     }
-    for (name, bytes) in kerberos_messages(&fixtures, &tokens) {
+    for (name, bytes) in kerberos_messages(&samba, &tokens) {
         corpus.put("ap_req", &name, &bytes);
     }
-    for (name, bytes) in keytabs(&fixtures) {
+    for (name, bytes) in keytabs(&samba) {
         corpus.put("keytab", name, &bytes);
     }
     for (name, bytes) in headers(&tokens) {
@@ -609,5 +599,18 @@ fn main() {
     }
     for (name, bytes) in cookies() {
         corpus.put("session_cookie", name, &bytes);
+    }
+    // Inputs that once failed a target, kept as regression vectors: fuzz-<target>-<short>.bin.
+    let vectors = repo.join("kdc-bridge/tests/vectors");
+    for entry in std::fs::read_dir(&vectors).expect("vectors dir") {
+        let path = entry.expect("vectors dir").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if let Some((target, _)) = name.strip_prefix("fuzz-").and_then(|n| n.split_once('-')) {
+            let seed = format!("regression-{name}");
+            corpus.put(target, &seed, &std::fs::read(&path).expect("vector"));
+        }
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! The keytab holds synthetic keys for `HTTP/gw.corp.test@CORP.TEST` (kvno 2, the seeds
 //! minted by `fuzz/examples/make_corpus.rs`) and the keys of the throw-away Samba test
-//! domain's `svc-gw` and `svc-rc4` (kvno 1, the captured seeds; `fuzz/fixtures/`), and the
-//! time is the one the seeds were made for. Mutations outside the ciphertexts keep those
+//! domain's `svc-gw` and `svc-rc4` (kvno 1, the captured seeds; `kdc-bridge/tests/vectors/
+//! samba/`), and the time is the one the seeds were made for. Mutations outside the ciphertexts keep those
 //! seeds decrypting, so the checks after decryption are reached; a mutated ciphertext fails
 //! its MAC, as it must.
 //!
@@ -24,9 +24,9 @@ use kdc_bridge::proto::replay::{Fingerprint, ReplayCache, ReplayError};
 use kdc_bridge::proto::spnego::{extract_client_token, Framing};
 use libfuzzer_sys::fuzz_target;
 
-/// The time every seed was made for: the Samba captures' (2026-11-21T11:13:26Z, see
-/// `fuzz/fixtures/samba/captured_at`).
-const NOW: i64 = 1_795_259_606;
+/// The time every seed was made for: the Samba captures' (2026-11-21T11:16:02Z, see
+/// `kdc-bridge/tests/vectors/samba/captured-at`).
+const NOW: i64 = 1_795_259_762;
 /// The synthetic service keys, as in `kdc-bridge`'s acceptor tests (and `make_corpus`).
 const AES256: [u8; 32] = [0x42; 32];
 const AES128: [u8; 16] = [0x43; 16];
@@ -43,10 +43,14 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let service = Principal::parse(SERVICE).expect("valid principal");
-        let mut keytab = Keytab::extract(include_bytes!("../fixtures/samba-gw.keytab"))
-            .expect("the Samba keytab parses");
-        let rc4 = Keytab::extract(include_bytes!("../fixtures/samba-rc4.keytab"))
-            .expect("the Samba keytab parses");
+        let mut keytab = Keytab::extract(include_bytes!(
+            "../../kdc-bridge/tests/vectors/samba/gw.keytab"
+        ))
+        .expect("the Samba keytab parses");
+        let rc4 = Keytab::extract(include_bytes!(
+            "../../kdc-bridge/tests/vectors/samba/rc4.keytab"
+        ))
+        .expect("the Samba keytab parses");
         keytab.entries.extend(rc4.entries);
         for (enctype, bytes) in [
             (Enctype::Aes256CtsHmacSha196, &AES256[..]),
