@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use ::aes::cipher::consts::U16;
 use ::aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, BlockSizeUser, KeyInit};
-use ::aes::{Aes128, Aes256, Block};
+use ::aes::{Aes128, Aes128Enc, Aes256, Aes256Enc, Block};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use zeroize::Zeroize;
@@ -57,12 +57,24 @@ enum Ke {
 
 /// Ke, Ki and Kc of one key and usage ([RFC 3961 §5.3]), ready to use.
 ///
+/// Kc is derived on first use: most usages only encrypt or decrypt (an acceptor never
+/// checksums with the session key), and skipping its derivation saves a sixth of an accept.
+///
 /// [RFC 3961 §5.3]: https://www.rfc-editor.org/rfc/rfc3961#section-5.3
 #[derive(Clone)]
 pub(super) struct AesUsageKey {
     ke: Ke,
     ki: Hmac<Sha1>,
-    kc: Hmac<Sha1>,
+    kc: OnceLock<Hmac<Sha1>>,
+    /// The base key, kept (zeroized on drop) to derive Kc when it is first needed.
+    base: [u8; MAX_KEY_LEN],
+    usage: KeyUsage,
+}
+
+impl Drop for AesUsageKey {
+    fn drop(&mut self) {
+        self.base.zeroize();
+    }
 }
 
 impl AesUsageKey {
@@ -79,10 +91,10 @@ impl AesUsageKey {
     ) -> Result<Self, CryptoError> {
         let derived = match enctype {
             Enctype::Aes128CtsHmacSha196 => {
-                derive_keys::<Aes128>(key, usage).map(|(ke, ki, kc)| (Ke::Aes128(ke), ki, kc))
+                derive_keys::<Aes128Enc, Aes128>(key, usage).map(|(ke, ki)| (Ke::Aes128(ke), ki))
             }
             Enctype::Aes256CtsHmacSha196 => {
-                derive_keys::<Aes256>(key, usage).map(|(ke, ki, kc)| (Ke::Aes256(ke), ki, kc))
+                derive_keys::<Aes256Enc, Aes256>(key, usage).map(|(ke, ki)| (Ke::Aes256(ke), ki))
             }
             Enctype::Rc4Hmac => {
                 return Err(CryptoError::UnsupportedEnctype {
@@ -90,12 +102,20 @@ impl AesUsageKey {
                 })
             }
         };
-        let (ke, ki, kc) = derived.ok_or(CryptoError::KeyLength {
+        let (ke, ki) = derived.ok_or(CryptoError::KeyLength {
             enctype,
             expected: enctype.key_len(),
             got: key.len(),
         })?;
-        Ok(Self { ke, ki, kc })
+        let mut base = [0u8; MAX_KEY_LEN];
+        base.iter_mut().zip(key).for_each(|(dst, src)| *dst = *src);
+        Ok(Self {
+            ke,
+            ki,
+            kc: OnceLock::new(),
+            base,
+            usage,
+        })
     }
 
     pub(super) const fn enctype(&self) -> Enctype {
@@ -176,7 +196,16 @@ impl AesUsageKey {
     ///
     /// [RFC 3961 §5.4]: https://www.rfc-editor.org/rfc/rfc3961#section-5.4
     pub(super) fn checksum(&self, data: &[u8]) -> [u8; MAC_LEN] {
-        let mut mac = self.kc.clone();
+        let kc = self.kc.get_or_init(|| {
+            let key = self.base.get(..self.enctype().key_len()).unwrap_or(&self.base);
+            let derived = match self.enctype() {
+                Enctype::Aes128CtsHmacSha196 => derive_kc::<Aes128Enc>(key, self.usage),
+                _ => derive_kc::<Aes256Enc>(key, self.usage),
+            };
+            // The key had the right length when `derive` checked it, so DK cannot fail.
+            derived.unwrap_or_else(|| hmac_with_key(&[]))
+        });
+        let mut mac = kc.clone();
         mac.update(data);
         let full = mac.finalize().into_bytes();
         let mut checksum = [0; MAC_LEN];
@@ -188,13 +217,15 @@ impl AesUsageKey {
     }
 }
 
-/// Ke, Ki and Kc for `usage` from a base `key` of `C`'s key length, or `None` if it is not.
-fn derive_keys<C>(key: &[u8], usage: KeyUsage) -> Option<(C, Hmac<Sha1>, Hmac<Sha1>)>
+/// Ke (as a `C` schedule, both directions) and Ki for `usage` from a base `key`, whose DK
+/// runs on the encrypt-only schedule `E`; `None` if `key` is not of their key length.
+fn derive_keys<E, C>(key: &[u8], usage: KeyUsage) -> Option<(C, Hmac<Sha1>)>
 where
-    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit,
+    E: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit,
+    C: KeyInit,
 {
-    let base = C::new_from_slice(key).ok()?;
-    let [ke_constant, ki_constant, kc_constant] = folded_constants(usage);
+    let base = E::new_from_slice(key).ok()?;
+    let [ke_constant, ki_constant, _] = folded_constants(usage);
     let mut buf = [0u8; MAX_KEY_LEN];
     let derived = buf.get_mut(..key.len())?;
 
@@ -202,10 +233,23 @@ where
     let ke = C::new_from_slice(derived).ok();
     dk(&base, ki_constant, derived);
     let ki = hmac_with_key(derived);
+    buf.zeroize();
+    Some((ke?, ki))
+}
+
+/// Kc for `usage` from a base `key`.
+fn derive_kc<E>(key: &[u8], usage: KeyUsage) -> Option<Hmac<Sha1>>
+where
+    E: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit,
+{
+    let base = E::new_from_slice(key).ok()?;
+    let [_, _, kc_constant] = folded_constants(usage);
+    let mut buf = [0u8; MAX_KEY_LEN];
+    let derived = buf.get_mut(..key.len())?;
     dk(&base, kc_constant, derived);
     let kc = hmac_with_key(derived);
     buf.zeroize();
-    Some((ke?, ki, kc))
+    Some(kc)
 }
 
 /// `n-fold(usage | 0xAA)`, `n-fold(usage | 0x55)` and `n-fold(usage | 0x99)` to the block size,
