@@ -147,6 +147,54 @@ fn rejects_world_readable_secrets_and_wrong_spns() {
     );
 }
 
+/// Found with the `config_toml` fuzz target: `body_file = "/dev/zero"` was read to the end,
+/// allocating without bound; a FIFO would have blocked the start-up.
+#[test]
+fn fuzz_config_toml_challenge_body_from_a_device() {
+    let dir = scratch("device");
+    let text = format!("{GOOD}\n[challenge]\nbody_file = \"/dev/zero\"\n");
+    assert_eq!(
+        problems(&text, &dir),
+        vec![(
+            "challenge.body_file".into(),
+            "/dev/zero is not a regular file".into()
+        )]
+    );
+
+    let page = dir.join("big.html");
+    std::fs::write(&page, vec![b'a'; MAX_CHALLENGE_BODY_BYTES + 1]).unwrap();
+    let text = format!("{GOOD}\n[challenge]\nbody_file = \"big.html\"\n");
+    assert_eq!(
+        problems(&text, &dir),
+        vec![(
+            "challenge.body_file".into(),
+            format!("{} is larger than 1 MiB", page.display())
+        )]
+    );
+    std::fs::write(&page, vec![b'a'; MAX_CHALLENGE_BODY_BYTES]).unwrap();
+    let cfg = Config::parse(&text, &dir.join("gateway.toml")).unwrap();
+    assert_eq!(cfg.challenge_body.len(), MAX_CHALLENGE_BODY_BYTES);
+
+    // Secrets too must be regular files (a directory of mode 0700 passes the mode check).
+    std::fs::remove_file(dir.join("session.key")).unwrap();
+    std::fs::create_dir(dir.join("session.key")).unwrap();
+    std::fs::set_permissions(
+        dir.join("session.key"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    assert_eq!(
+        problems(GOOD, &dir),
+        vec![(
+            "session.key_files[0]".into(),
+            format!(
+                "{} is not a regular file",
+                dir.join("session.key").display()
+            )
+        )]
+    );
+}
+
 #[test]
 fn checks_versions_values_and_session_keys() {
     let dir = scratch("values");

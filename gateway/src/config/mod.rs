@@ -283,6 +283,36 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
     }
 }
 
+/// The largest challenge page read; the built-in one is under 1 KiB.
+pub const MAX_CHALLENGE_BODY_BYTES: usize = 1024 * 1024;
+
+/// Reads the challenge page: a regular file of UTF-8, at most [`MAX_CHALLENGE_BODY_BYTES`].
+fn read_challenge_body(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let cannot_read = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    // Checked before opening: opening a FIFO blocks until someone writes to it.
+    let meta = std::fs::metadata(path).map_err(cannot_read)?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    let too_large = || format!("{} is larger than 1 MiB", path.display());
+    if meta.len() > MAX_CHALLENGE_BODY_BYTES as u64 {
+        return Err(too_large());
+    }
+    // The bound again, for a file that grows while we read it.
+    let mut body = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(MAX_CHALLENGE_BODY_BYTES as u64 + 1)
+                .read_to_string(&mut body)
+        })
+        .map_err(cannot_read)?;
+    if body.len() > MAX_CHALLENGE_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(body)
+}
+
 /// Reads a secret file, checking that other users cannot read it.
 fn read_secret(c: &mut Collector, key: &str, path: &Path) -> Option<Vec<u8>> {
     use std::os::unix::fs::PermissionsExt as _;
@@ -300,6 +330,11 @@ fn read_secret(c: &mut Collector, key: &str, path: &Path) -> Option<Vec<u8>> {
             return None;
         }
     };
+    // A device or FIFO could be read forever (or block the start-up).
+    if !meta.is_file() {
+        c.add(key, format!("{} is not a regular file", path.display()));
+        return None;
+    }
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o007 != 0 {
         c.add(
@@ -394,16 +429,10 @@ fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Config> {
     }
     let challenge_body = match &f.challenge.body_file {
         Some(_) if c.files == FileChecks::Skip => String::new(),
-        Some(p) => match std::fs::read_to_string(resolve(base, p)) {
-            Ok(s) => s,
-            Err(e) => {
-                c.add(
-                    "challenge.body_file",
-                    format!("cannot read {}: {e}", resolve(base, p).display()),
-                );
-                String::new()
-            }
-        },
+        Some(p) => read_challenge_body(&resolve(base, p)).unwrap_or_else(|problem| {
+            c.add("challenge.body_file", problem);
+            String::new()
+        }),
         None => DEFAULT_CHALLENGE_BODY.to_owned(),
     };
     let routes = build_routes(&f.routes, c);
