@@ -89,19 +89,18 @@ impl AesUsageKey {
         key: &[u8],
         usage: KeyUsage,
     ) -> Result<Self, CryptoError> {
-        let derived = match enctype {
-            Enctype::Aes128CtsHmacSha196 => {
-                derive_keys::<Aes128Enc, Aes128>(key, usage).map(|(ke, ki)| (Ke::Aes128(ke), ki))
-            }
-            Enctype::Aes256CtsHmacSha196 => {
-                derive_keys::<Aes256Enc, Aes256>(key, usage).map(|(ke, ki)| (Ke::Aes256(ke), ki))
-            }
-            Enctype::Rc4Hmac => {
-                return Err(CryptoError::UnsupportedEnctype {
-                    etype: enctype.etype(),
-                })
-            }
-        };
+        let derived =
+            match enctype {
+                Enctype::Aes128CtsHmacSha196 => derive_keys::<Aes128Enc, Aes128>(key, usage)
+                    .map(|(ke, ki)| (Ke::Aes128(ke), ki)),
+                Enctype::Aes256CtsHmacSha196 => derive_keys::<Aes256Enc, Aes256>(key, usage)
+                    .map(|(ke, ki)| (Ke::Aes256(ke), ki)),
+                Enctype::Rc4Hmac => {
+                    return Err(CryptoError::UnsupportedEnctype {
+                        etype: enctype.etype(),
+                    })
+                }
+            };
         let (ke, ki) = derived.ok_or(CryptoError::KeyLength {
             enctype,
             expected: enctype.key_len(),
@@ -197,7 +196,10 @@ impl AesUsageKey {
     /// [RFC 3961 §5.4]: https://www.rfc-editor.org/rfc/rfc3961#section-5.4
     pub(super) fn checksum(&self, data: &[u8]) -> [u8; MAC_LEN] {
         let kc = self.kc.get_or_init(|| {
-            let key = self.base.get(..self.enctype().key_len()).unwrap_or(&self.base);
+            let key = self
+                .base
+                .get(..self.enctype().key_len())
+                .unwrap_or(&self.base);
             let derived = match self.enctype() {
                 Enctype::Aes128CtsHmacSha196 => derive_kc::<Aes128Enc>(key, self.usage),
                 _ => derive_kc::<Aes256Enc>(key, self.usage),
