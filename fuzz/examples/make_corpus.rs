@@ -527,6 +527,11 @@ format = "xml"
             "unknown-key.toml",
             b"version = 1\n[kerberos]\nkeytab = \"k\"\nkeytabs = 1\n".to_vec(),
         ),
+        // Once read to the end (see gateway's fuzz_config_toml_challenge_body_from_a_device).
+        (
+            "regression-body-file-dev-zero.toml",
+            b"version = 1\n[challenge]\nbody_file = \"/dev/zero\"\n".to_vec(),
+        ),
     ]
 }
 
