@@ -127,11 +127,13 @@ pub const LAST_TIME: i64 = 253_402_300_799;
 /// [`format_time`] gives back every time this accepts.
 pub fn parse_time(v: &[u8]) -> Result<i64, Asn1Error> {
     let digits: &[u8; 15] = v.try_into().map_err(|_| Asn1Error::BadTime)?;
-    if digits[14] != b'Z' || !digits[..14].iter().all(u8::is_ascii_digit) {
+    let (body, zone) = digits.split_at(14);
+    if zone != b"Z" || !body.iter().all(u8::is_ascii_digit) {
         return Err(Asn1Error::BadTime);
     }
     let num = |range: std::ops::Range<usize>| -> i64 {
-        digits[range]
+        body.get(range)
+            .unwrap_or_default()
             .iter()
             .fold(0, |acc, d| acc * 10 + i64::from(d - b'0'))
     };
@@ -160,9 +162,9 @@ pub fn format_time(unix: i64) -> [u8; 15] {
     let (y, m, d) = civil_from_days(days);
     let mut out = [b'0'; 15];
     let mut put = |pos: usize, width: usize, mut value: i64| {
-        for i in (pos..pos + width).rev() {
+        for digit in out.iter_mut().skip(pos).take(width).rev() {
             // `value % 10` is in 0..10, so the cast is exact.
-            out[i] = b'0' + (value.rem_euclid(10)) as u8;
+            *digit = b'0' + (value.rem_euclid(10)) as u8;
             value /= 10;
         }
     };
@@ -172,7 +174,9 @@ pub fn format_time(unix: i64) -> [u8; 15] {
     put(8, 2, secs / 3600);
     put(10, 2, secs % 3600 / 60);
     put(12, 2, secs % 60);
-    out[14] = b'Z';
+    if let Some(zone) = out.last_mut() {
+        *zone = b'Z';
+    }
     out
 }
 
@@ -233,16 +237,13 @@ pub fn read_flags(r: &mut Reader<'_>) -> Result<u32, Asn1Error> {
 pub fn integer(n: i64) -> Vec<u8> {
     let bytes = n.to_be_bytes();
     // Drop leading octets that only repeat the sign bit of the next one.
-    let mut start = 0;
-    while start < 7 {
-        let (a, b) = (bytes[start], bytes[start + 1]);
-        if (a == 0x00 && b & 0x80 == 0) || (a == 0xff && b & 0x80 != 0) {
-            start += 1;
-        } else {
-            break;
-        }
-    }
-    der::tlv(utag::INTEGER, &[&bytes[start..]])
+    let start = bytes
+        .windows(2)
+        .take_while(|w| {
+            matches!(w, [0x00, b] if b & 0x80 == 0) || matches!(w, [0xff, b] if b & 0x80 != 0)
+        })
+        .count();
+    der::tlv(utag::INTEGER, &[bytes.get(start..).unwrap_or(&bytes)])
 }
 
 /// Encodes `[n] EXPLICIT` around an encoded value.
