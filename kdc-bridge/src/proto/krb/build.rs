@@ -5,6 +5,7 @@
 //! `mint`, see `bench/`) and for tests that must control every field of a ticket.
 
 use super::asn1::{integer, time, utag, wrap};
+pub use super::messages::build_encryption_key;
 use super::messages::{TAG_AP_REQ, TAG_AUTHENTICATOR, TAG_ENC_TICKET_PART, TAG_TICKET};
 use crate::proto::der::{self, tag};
 
@@ -52,17 +53,6 @@ pub fn build_encrypted_data(etype: i32, kvno: Option<u32>, cipher: &[u8]) -> Vec
     }
     fields.extend(wrap(2, &der::tlv(tag::OCTET_STRING, &[cipher])));
     der::tlv(tag::SEQUENCE, &[&fields])
-}
-
-/// Encodes `EncryptionKey`.
-pub fn build_encryption_key(keytype: i32, value: &[u8]) -> Vec<u8> {
-    der::tlv(
-        tag::SEQUENCE,
-        &[
-            &wrap(0, &integer(i64::from(keytype))),
-            &wrap(1, &der::tlv(tag::OCTET_STRING, &[value])),
-        ],
-    )
 }
 
 /// Encodes a `Checksum`.

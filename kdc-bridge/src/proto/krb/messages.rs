@@ -457,7 +457,8 @@ pub fn build_enc_ap_rep_part(
     der::tlv(TAG_ENC_AP_REP_PART, &[&der::tlv(tag::SEQUENCE, &[&fields])])
 }
 
-fn build_encryption_key(keytype: i32, value: &[u8]) -> Vec<u8> {
+/// Encodes an `EncryptionKey` (see [`EncryptionKey`] for the ASN.1).
+pub fn build_encryption_key(keytype: i32, value: &[u8]) -> Vec<u8> {
     let t = wrap(0, &integer(i64::from(keytype)));
     let v = wrap(1, &der::tlv(tag::OCTET_STRING, &[value]));
     der::tlv(tag::SEQUENCE, &[&t, &v])
