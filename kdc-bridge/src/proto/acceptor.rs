@@ -8,6 +8,8 @@
 //! MIT runs before the times and we run last (see below). `tests/tests/differential.rs`
 //! compares the two on tokens from a Samba AD DC.
 
+use zeroize::Zeroizing;
+
 use crate::proto::crypto::{Enctype, Key, KeyUsage, MAX_CONFOUNDER_LEN, MAX_KEY_LEN};
 use crate::proto::error::AcceptError;
 use crate::proto::gss::{self, ChannelBindingPolicy};
@@ -145,15 +147,17 @@ impl Acceptor {
             .find(&service, enc.kvno, enc.etype)
             .map_err(|m| AcceptError::NoKey { detail: m.detail })?;
         let ticket_enctype = key.key.enctype();
-        let plain =
-            key.ticket_key
-                .decrypt(enc.cipher)
-                .map_err(|_| AcceptError::TicketDecryptFailed {
-                    principal: service.to_string(),
-                    kvno: key.kvno,
-                    enctype: ticket_enctype.name(),
-                    kvno_matched: enc.kvno == Some(key.kvno),
-                })?;
+        // The plaintexts hold the session key and the subkey: wiped when the accept ends.
+        let plain = key
+            .ticket_key
+            .decrypt(enc.cipher)
+            .map(Zeroizing::new)
+            .map_err(|_| AcceptError::TicketDecryptFailed {
+                principal: service.to_string(),
+                kvno: key.kvno,
+                enctype: ticket_enctype.name(),
+                kvno_matched: enc.kvno == Some(key.kvno),
+            })?;
         let part = extract_enc_ticket_part(&plain).map_err(malformed("EncTicketPart"))?;
         let session_enctype =
             Enctype::try_from(part.key.keytype).map_err(|_| AcceptError::UnsupportedEnctype {
@@ -173,6 +177,7 @@ impl Acceptor {
         let auth_plain = session_key
             .usage_key(KeyUsage::AP_REQ_AUTHENTICATOR)
             .and_then(|k| k.decrypt(auth_enc.cipher))
+            .map(Zeroizing::new)
             .map_err(|_| AcceptError::AuthenticatorDecryptFailed)?;
         let auth = extract_authenticator(&auth_plain).map_err(malformed("Authenticator"))?;
         if !names_equal(&auth.cname, auth.crealm, &part.cname, part.crealm) {
