@@ -19,8 +19,6 @@
 //! Needs the DC: `tests/ad/samba-ad.sh up`. Run with
 //! `cargo test -p e2e --test differential -- --nocapture` to see the summary tables.
 
-#[path = "differential/ad.rs"]
-mod ad;
 #[path = "differential/layout.rs"]
 mod layout;
 #[path = "differential/mutate.rs"]
@@ -36,10 +34,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use e2e::{ad, decode_token, tokens, Ccache, Scratch};
 use kdc_bridge::proto::acceptor::DEFAULT_SKEW_SECS;
 use kdc_bridge::proto::error::AcceptError;
 
-use ad::{krb5_conf_with, tokens, unix_now, Ad, Scratch};
 use layout::Layout;
 use mutate::{Density, Mutant};
 use oracle::{Mit, Oracle, Ours};
@@ -126,6 +124,22 @@ impl Service {
     }
 }
 
+/// The current time, Unix seconds.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// `count` fresh tokens for `service` (`HTTP@host`) from `iwa-negotiate tokens`, decoded.
+fn token_bytes(ccache: &Ccache, service: &str, count: usize, raw: bool) -> Vec<Vec<u8>> {
+    tokens(ccache, service, count, raw)
+        .iter()
+        .map(|t| decode_token(t))
+        .collect()
+}
+
 fn original(token: &[u8]) -> Mutant {
     Mutant {
         class: "original".to_owned(),
@@ -206,12 +220,11 @@ fn assert_original(cases: &[Case], source: &str, client: Option<&str>) {
 #[test]
 fn ours_and_mit_agree_on_samba_tokens() {
     let started = Instant::now();
-    let ad = Ad::require();
+    let ad = ad();
     let scratch = Scratch::new("corpus");
-    let conf = ad.krb5_conf();
-    let rc4_session_conf = krb5_conf_with(
+    let conf = ad.path("KRB5_CONFIG");
+    let rc4_session_conf = ad.krb5_config_with(
         &scratch,
-        &conf,
         "krb5-rc4-session.conf",
         &["default_tgs_enctypes = rc4-hmac aes256-cts-hmac-sha1-96"],
     );
@@ -220,8 +233,8 @@ fn ours_and_mit_agree_on_samba_tokens() {
     // Fresh tokens, one kinit per user, in parallel.
     let (alice, alice_raw, other, rc4, rc4_session, bob, carol, dave) = std::thread::scope(|s| {
         let alice = s.spawn(|| {
-            let cc = ad.kinit(&scratch, "alice", "alice.ccache", &conf).run();
-            let one = |spn: &str, raw: bool| tokens(&cc, &conf, spn, 1, raw).remove(0);
+            let cc = ad.kinit("alice", &scratch.join("alice.ccache"));
+            let one = |spn: &str, raw: bool| token_bytes(&cc, spn, 1, raw).remove(0);
             (
                 one(gw_spn, false),
                 one(gw_spn, true),
@@ -231,15 +244,16 @@ fn ours_and_mit_agree_on_samba_tokens() {
         });
         let rc4_session = s.spawn(|| {
             let cc = ad
-                .kinit(&scratch, "alice", "alice-rc4.ccache", &rc4_session_conf)
+                .kinit_with("alice", &scratch.join("alice-rc4.ccache"))
+                .krb5_config(&rc4_session_conf)
                 .run();
-            tokens(&cc, &rc4_session_conf, gw_spn, 1, false).remove(0)
+            token_bytes(&cc, gw_spn, 1, false).remove(0)
         });
         let user = |u: &'static str| {
-            let (ad, scratch, conf) = (&ad, &scratch, &conf);
+            let scratch = &scratch;
             s.spawn(move || {
-                let cc = ad.kinit(scratch, u, &format!("{u}.ccache"), conf).run();
-                tokens(&cc, conf, gw_spn, 1, false).remove(0)
+                let cc = ad.kinit(u, &scratch.join(&format!("{u}.ccache")));
+                token_bytes(&cc, gw_spn, 1, false).remove(0)
             })
         };
         let (bob, carol, dave) = (user("bob"), user("carol"), user("dave"));
@@ -370,10 +384,10 @@ fn ours_and_mit_agree_on_samba_tokens() {
 
 #[test]
 fn replays_are_refused_by_both() {
-    let ad = Ad::require();
+    let ad = ad();
     let scratch = Scratch::new("replay");
-    let conf = ad.krb5_conf();
-    let rcache = (scratch.file("rcache-default"), scratch.file("rcache-named"));
+    let conf = ad.path("KRB5_CONFIG");
+    let rcache = (scratch.join("rcache-default"), scratch.join("rcache-named"));
     std::fs::create_dir_all(&rcache.0).expect("rcache dir");
     std::fs::create_dir_all(&rcache.1).expect("rcache dir");
     let gw = Service::new(
@@ -382,9 +396,9 @@ fn replays_are_refused_by_both() {
         DEFAULT_SKEW_SECS,
         Some(rcache),
     );
-    let cc = ad.kinit(&scratch, "alice", "alice.ccache", &conf).run();
-    let spnego = tokens(&cc, &conf, "HTTP@gw.corp.test", 2, false);
-    let raw = tokens(&cc, &conf, "HTTP@gw.corp.test", 1, true).remove(0);
+    let cc = ad.kinit("alice", &scratch.join("alice.ccache"));
+    let spnego = token_bytes(&cc, "HTTP@gw.corp.test", 2, false);
+    let raw = token_bytes(&cc, "HTTP@gw.corp.test", 1, true).remove(0);
 
     let first = &spnego[0];
     let layout = Layout::parse(first).expect("parses");
@@ -465,25 +479,21 @@ fn replays_are_refused_by_both() {
 #[test]
 fn expired_tickets_are_refused_by_both() {
     const SKEW: i64 = 5;
-    let ad = Ad::require();
+    let ad = ad();
     let scratch = Scratch::new("expired");
     // MIT reads the skew from [libdefaults] clockskew; ours from AcceptorConfig.
-    let conf = krb5_conf_with(
-        &scratch,
-        &ad.krb5_conf(),
-        "krb5-skew5.conf",
-        &["clockskew = 5"],
-    );
+    let conf = ad.krb5_config_with(&scratch, "krb5-skew5.conf", &["clockskew = 5"]);
     let gw = Service::new(ad.path("IWA_AD_GW_KEYTAB"), &conf, SKEW, None);
     // Samba's KDC refuses a TGS-REQ whose TGT has two minutes or less left, so a short ticket
     // comes straight from the AS (kinit -S), with a 4 s lifetime.
     let cc = ad
-        .kinit(&scratch, "alice", "alice-short.ccache", &conf)
+        .kinit_with("alice", &scratch.join("alice-short.ccache"))
+        .krb5_config(&conf)
         .lifetime("4s")
         .service("HTTP/gw.corp.test@CORP.TEST")
         .run();
-    let spnego = tokens(&cc, &conf, "HTTP@gw.corp.test", 1, false).remove(0);
-    let raw = tokens(&cc, &conf, "HTTP@gw.corp.test", 1, true).remove(0);
+    let spnego = token_bytes(&cc, "HTTP@gw.corp.test", 1, false).remove(0);
+    let raw = token_bytes(&cc, "HTTP@gw.corp.test", 1, true).remove(0);
     let group = |class: &str| {
         let m = |label: &str, bytes: &[u8]| Mutant {
             class: class.to_owned(),

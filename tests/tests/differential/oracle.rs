@@ -9,14 +9,13 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use kdc_bridge::proto::acceptor::{AcceptRequest, Accepted, Acceptor, AcceptorConfig, Randomness};
+use e2e::{Counter, Scratch};
+use kdc_bridge::proto::acceptor::{AcceptRequest, Accepted, Acceptor, AcceptorConfig};
 use kdc_bridge::proto::error::AcceptError;
 use kdc_bridge::proto::keys::ServiceKeys;
 use kdc_bridge::proto::keytab::Keytab;
 use kdc_bridge::proto::principal::Principal;
 use kdc_bridge::proto::replay::MemoryReplayCache;
-
-use super::ad::Scratch;
 
 /// What MIT said about one token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +70,7 @@ impl Oracle {
     /// Starts MIT on `tokens`; collect with [`Running::wait`].
     pub fn spawn(&self, scratch: &Scratch, tokens: &[&[u8]]) -> Running {
         static N: AtomicU32 = AtomicU32::new(0);
-        let input = scratch.file(&format!("oracle-{}.in", N.fetch_add(1, Ordering::Relaxed)));
+        let input = scratch.join(&format!("oracle-{}.in", N.fetch_add(1, Ordering::Relaxed)));
         let mut text = String::with_capacity(tokens.iter().map(|t| t.len() * 4 / 3 + 4).sum());
         for t in tokens {
             text.push_str(&STANDARD.encode(t));
@@ -124,22 +123,6 @@ impl Running {
             .collect();
         assert_eq!(verdicts.len(), self.count, "one verdict per token");
         verdicts
-    }
-}
-
-/// A deterministic "RNG" for the AP-REP: the tests need distinct, not secret, bytes.
-#[derive(Debug)]
-pub struct Counter(pub u64);
-
-impl Randomness for Counter {
-    fn fill(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            self.0 = self
-                .0
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            *b = (self.0 >> 56) as u8;
-        }
     }
 }
 
