@@ -408,7 +408,11 @@ wait_ready() {
   local i
   for ((i = 0; i < 300; i++)); do # 30 s
     port_open 88 && port_open 389 && port_open 636 && return 0
-    [[ -n $(dc_pid) ]] || break
+    # `samba -D` returns before the daemon writes its pid file: only a DC that is gone
+    # after the first two seconds has failed.
+    if ((i >= 20)) && [[ -z $(dc_pid) ]]; then
+      break
+    fi
     sleep 0.1
   done
   tail -n 30 "$LOG_FILE" >&2 || true
