@@ -1,3 +1,6 @@
-//! The I/O shell around [`crate::proto`]: files now; the KDC transport and AD over LDAP later.
+//! The I/O shell around [`crate::proto`]: the keytab file, Active Directory over LDAP, and the
+//! discovery, health and failover of domain controllers.
 
+pub mod dc;
 pub mod keytab_watch;
+pub mod ldap;
