@@ -310,9 +310,12 @@ impl Directory {
             probes.spawn(async move {
                 let deadline = deadline_after(this.inner.connector.timeouts.request_budget);
                 let result = this.attempt(&dc, Work::Probe, deadline).await;
+                // One outcome per probe; its round trip is the latency sample.
                 let outcome = match result {
-                    Ok(Done::Probed(rtt)) => Outcome::Success { latency: Some(rtt) },
-                    Ok(Done::Fetched(_)) => Outcome::Success { latency: None },
+                    Ok((Done::Probed(rtt), _)) => Outcome::Success { latency: Some(rtt) },
+                    Ok((Done::Fetched(_), connect_time)) => Outcome::Success {
+                        latency: connect_time,
+                    },
                     Err(e) => Outcome::Failure { reason: e.reason() },
                 };
                 this.observe(&dc, outcome);
@@ -405,8 +408,11 @@ impl Directory {
                 Work::Probe => Work::Probe,
             };
             match self.attempt(&attempt.endpoint, work, deadline).await {
-                Ok(done) => {
-                    self.observe(&attempt.endpoint, Outcome::Success { latency: None });
+                Ok((done, connect_time)) => {
+                    let outcome = Outcome::Success {
+                        latency: connect_time,
+                    };
+                    self.observe(&attempt.endpoint, outcome);
                     return Ok(done);
                 }
                 Err(error) => {
@@ -428,14 +434,15 @@ impl Directory {
         Err(last.map_or(DirectoryError::BudgetExhausted, |(_, e)| e))
     }
 
-    /// One attempt on one DC. A pooled connection that turns out to be dead is replaced once:
-    /// AD closes idle connections, and that is no reason to fail over.
+    /// One attempt on one DC; with the set-up time of the connection when it opened one (a
+    /// latency sample). A pooled connection that turns out to be dead is replaced once: AD
+    /// closes idle connections, and that is no reason to fail over.
     async fn attempt(
         &self,
         dc: &DcEndpoint,
         work: Work<'_>,
         deadline: Instant,
-    ) -> Result<Done, DirectoryError> {
+    ) -> Result<(Done, Option<Duration>), DirectoryError> {
         let inner = &self.inner;
         let pool = self.pool(dc);
         let mut fresh = false;
@@ -457,18 +464,7 @@ impl Directory {
                 Work::Probe => probe_on(&mut lease.ldap, ctx).await.map(Done::Probed),
             };
             match result {
-                Ok(done) => {
-                    if let Some(connect_time) = lease.connect_time {
-                        // A new connection's set-up time is a latency sample for this DC.
-                        self.observe(
-                            dc,
-                            Outcome::Success {
-                                latency: Some(connect_time),
-                            },
-                        );
-                    }
-                    return Ok(done);
-                }
+                Ok(done) => return Ok((done, lease.connect_time)),
                 Err(error) => {
                     pool.discard(&lease);
                     if lease.reused
