@@ -280,11 +280,14 @@ impl DirectoryError {
     }
 
     /// Whether another DC may give another answer: everything but errors about the request
-    /// itself or our configuration shared by all DCs.
+    /// itself, the directory's data (every DC holds the same) or configuration shared by all
+    /// DCs. A refused bind does fail over: a DC may not have a new password yet.
     pub(crate) fn fails_over(&self) -> bool {
         !matches!(
             self,
-            Self::InvalidUserName
+            Self::TooLarge { .. }
+                | Self::Ambiguous { .. }
+                | Self::InvalidUserName
                 | Self::InsecureNotAllowed
                 | Self::CaBundle { .. }
                 | Self::CaBundleRead { .. }
@@ -350,6 +353,14 @@ mod tests {
             code: 50,
         };
         assert!(!denied.retryable() && !denied.counts_against_dc());
+
+        let too_many = DirectoryError::TooLarge {
+            dc: dc(),
+            what: "groups",
+            limit: 4096,
+        };
+        assert_eq!(too_many.fault(), Fault::Internal);
+        assert!(!too_many.retryable() && !too_many.counts_against_dc() && !too_many.fails_over());
 
         assert_eq!(DirectoryError::InvalidUserName.fault(), Fault::Client);
         assert!(!DirectoryError::InvalidUserName.fails_over());

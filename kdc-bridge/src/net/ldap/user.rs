@@ -9,7 +9,7 @@
 //!    transitively, with the primary group. AD computes this constructed attribute only for a
 //!    base-scope search ([MS-ADA3] `Token-Groups`).
 //!
-//! The SIDs are then named by [`super::groups`].
+//! The SIDs are then named by the `groups` module.
 
 use std::collections::BTreeMap;
 use std::fmt;
