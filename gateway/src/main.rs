@@ -59,6 +59,33 @@ enum Command {
         #[arg(long)]
         syntax_only: bool,
     },
+    /// Work with Negotiate tokens copied from a browser or a capture.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Read a Negotiate header or base64 token on stdin, show what it holds and the verdict the
+    /// gateway would give, with the fix. Exit 0 if it would be accepted, 1 if not.
+    Inspect {
+        /// The service keytab to verify with.
+        #[arg(long, value_name = "FILE")]
+        keytab: PathBuf,
+        /// Verify as of this time (RFC 3339, or @unix-seconds), e.g. a capture's time.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// An accepted SPN, e.g. HTTP/gw.corp.example@CORP.EXAMPLE (repeatable; default: any
+        /// principal of the keytab).
+        #[arg(long, value_name = "SPN")]
+        spn: Vec<String>,
+        /// Allowed clock skew in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        skew: i64,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -75,6 +102,13 @@ fn main() -> ExitCode {
             };
             check_config(&config, files)
         }
+        Command::Token(TokenCommand::Inspect {
+            keytab,
+            at,
+            spn,
+            skew,
+            json,
+        }) => token_inspect(&keytab, at.as_deref(), &spn, skew, json),
         Command::Run { config } => match Config::load(&config) {
             Ok(cfg) => run(cfg),
             Err(e) => {
@@ -105,6 +139,72 @@ fn check_config(config: &std::path::Path, files: FileChecks) -> ExitCode {
             eprint!("{e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[allow(clippy::print_stdout, reason = "the CLI reports to stdout")]
+fn token_inspect(
+    keytab: &std::path::Path,
+    at: Option<&str>,
+    spns: &[String],
+    skew: i64,
+    json: bool,
+) -> ExitCode {
+    use gateway::inspect;
+    use kdc_bridge::proto::keys::ServiceKeys;
+    use kdc_bridge::proto::keytab::Keytab;
+    use kdc_bridge::proto::principal::Principal;
+    use std::io::Read as _;
+
+    let fail = |msg: String| {
+        eprintln!("token inspect: {msg}");
+        ExitCode::from(2)
+    };
+    let keys = match std::fs::read(keytab)
+        .map_err(|e| e.to_string())
+        .and_then(|b| Keytab::extract(&b).map_err(|e| e.to_string()))
+    {
+        Ok(kt) => ServiceKeys::from_keytab(&kt),
+        Err(e) => return fail(format!("{}: {e}", keytab.display())),
+    };
+    let mut parsed = Vec::new();
+    for s in spns {
+        match Principal::parse(s) {
+            Ok(p) => parsed.push(p),
+            Err(e) => return fail(format!("--spn: {e}")),
+        }
+    }
+    let at = match at.map(inspect::parse_at) {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return fail(format!("--at: {e}")),
+        None => gateway::auth::unix_now(),
+    };
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().take(1 << 20).read_to_string(&mut input) {
+        return fail(format!("reading stdin: {e}"));
+    }
+    let token = match inspect::extract_pasted_token(&input) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let report = inspect::inspect(
+        &token,
+        &inspect::Inspection {
+            keys: &keys,
+            spns: parsed,
+            at,
+            max_skew_secs: skew,
+        },
+    );
+    if json {
+        println!("{}", inspect::render_json(&report));
+    } else {
+        print!("{}", inspect::render_text(&report));
+    }
+    if report.error.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

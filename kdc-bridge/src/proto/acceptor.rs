@@ -93,6 +93,38 @@ pub struct Accepted {
     pub response_token: Option<Vec<u8>>,
 }
 
+/// What the acceptor learned about a token, step by step, whatever the verdict: for
+/// `iwa-gateway token inspect`. Fields stay `None` past the step where a token was refused.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    /// How the Kerberos token was framed.
+    pub framing: Option<Framing>,
+    /// AP-REQ options.
+    pub ap_options: Option<u32>,
+    /// The ticket's service principal, as the client wrote it (cleartext).
+    pub service: Option<Principal>,
+    /// The ticket's enctype number.
+    pub ticket_etype: Option<i32>,
+    /// The ticket's kvno, if it names one.
+    pub ticket_kvno: Option<u32>,
+    /// The kvno of the keytab key that was used.
+    pub key_kvno: Option<u32>,
+    /// The client principal from the decrypted ticket.
+    pub client: Option<Principal>,
+    /// Ticket flags.
+    pub ticket_flags: Option<u32>,
+    /// Ticket authtime, starttime and endtime (Unix seconds).
+    pub ticket_times: Option<(i64, Option<i64>, i64)>,
+    /// The session key's enctype number.
+    pub session_etype: Option<i32>,
+    /// The authenticator's time (Unix seconds) and microseconds.
+    pub authenticator_time: Option<(i64, u32)>,
+    /// The GSS context flags from the checksum.
+    pub gss_flags: Option<u32>,
+    /// Whether the token is bound to a channel (a TLS certificate).
+    pub channel_bound: Option<bool>,
+}
+
 /// The acceptor.
 #[derive(Debug, Clone, Default)]
 pub struct Acceptor {
@@ -128,10 +160,43 @@ impl Acceptor {
         rng: &mut dyn Randomness,
         req: &AcceptRequest<'_>,
     ) -> Result<Accepted, AcceptError> {
+        self.accept_inner(keys, replay, rng, req, None)
+    }
+
+    /// Verifies one token, recording in `trace` what each step found (for diagnostics; the
+    /// verdict is exactly that of [`Acceptor::accept`]).
+    pub fn accept_traced(
+        &self,
+        keys: &ServiceKeys,
+        replay: &dyn ReplayCache,
+        rng: &mut dyn Randomness,
+        req: &AcceptRequest<'_>,
+        trace: &mut Trace,
+    ) -> Result<Accepted, AcceptError> {
+        self.accept_inner(keys, replay, rng, req, Some(trace))
+    }
+
+    fn accept_inner(
+        &self,
+        keys: &ServiceKeys,
+        replay: &dyn ReplayCache,
+        rng: &mut dyn Randomness,
+        req: &AcceptRequest<'_>,
+        mut trace: Option<&mut Trace>,
+    ) -> Result<Accepted, AcceptError> {
         let skew = self.config.max_skew_secs;
         let now = req.now;
         let token = extract_client_token(req.token)?;
+        if let Some(t) = trace.as_deref_mut() {
+            t.framing = Some(token.framing);
+        }
         let ap_req = extract_ap_req(token.ap_req).map_err(malformed("AP-REQ"))?;
+        if let Some(t) = trace.as_deref_mut() {
+            t.ap_options = Some(ap_req.ap_options);
+            t.service = Some(ap_req.ticket.sname.to_principal(ap_req.ticket.realm));
+            t.ticket_etype = Some(ap_req.ticket.enc_part.etype);
+            t.ticket_kvno = ap_req.ticket.enc_part.kvno;
+        }
         if ap_req.ap_options & ap_options::USE_SESSION_KEY != 0 {
             return Err(AcceptError::UnsupportedOption {
                 what: "user-to-user (use-session-key)",
@@ -147,6 +212,9 @@ impl Acceptor {
             .find(&service, enc.kvno, enc.etype)
             .map_err(|m| AcceptError::NoKey { detail: m.detail })?;
         let ticket_enctype = key.key.enctype();
+        if let Some(t) = trace.as_deref_mut() {
+            t.key_kvno = Some(key.kvno);
+        }
         // The plaintexts hold the session key and the subkey: wiped when the accept ends.
         let plain = key
             .ticket_key
@@ -159,6 +227,12 @@ impl Acceptor {
                 kvno_matched: enc.kvno == Some(key.kvno),
             })?;
         let part = extract_enc_ticket_part(&plain).map_err(malformed("EncTicketPart"))?;
+        if let Some(t) = trace.as_deref_mut() {
+            t.client = Some(part.cname.to_principal(part.crealm));
+            t.ticket_flags = Some(part.flags);
+            t.ticket_times = Some((part.authtime, part.starttime, part.endtime));
+            t.session_etype = Some(part.key.keytype);
+        }
         let session_enctype =
             Enctype::try_from(part.key.keytype).map_err(|_| AcceptError::UnsupportedEnctype {
                 etype: part.key.keytype,
@@ -180,6 +254,9 @@ impl Acceptor {
             .map(Zeroizing::new)
             .map_err(|_| AcceptError::AuthenticatorDecryptFailed)?;
         let auth = extract_authenticator(&auth_plain).map_err(malformed("Authenticator"))?;
+        if let Some(t) = trace.as_deref_mut() {
+            t.authenticator_time = Some((auth.ctime, auth.cusec));
+        }
         if !names_equal(&auth.cname, auth.crealm, &part.cname, part.crealm) {
             return Err(AcceptError::ClientMismatch {
                 ticket: part.cname.to_principal(part.crealm).to_string(),
@@ -234,6 +311,10 @@ impl Acceptor {
             req.channel_binding,
             self.config.channel_bindings,
         )?;
+        if let Some(t) = trace {
+            t.gss_flags = Some(gss.flags);
+            t.channel_bound = Some(gss.channel_bound);
+        }
 
         // Replay: last, so that only authenticators that would otherwise pass take a slot.
         // The service is the keytab principal whose key opened the ticket, not the ticket's

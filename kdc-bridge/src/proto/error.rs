@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::proto::krb::asn1::format_rfc3339 as rfc3339;
+
 /// Who is at fault when a token is refused: decides the log level and whether operators get
 /// paged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +91,7 @@ pub enum AcceptError {
         etype: i32,
     },
     /// The ticket's end time (plus skew) has passed.
-    #[error("ticket expired at {endtime} (now {now}, allowed skew {skew} s)")]
+    #[error("ticket expired at {} (now {}, allowed skew {skew} s)", rfc3339(*.endtime), rfc3339(*.now))]
     TicketExpired {
         /// Ticket end time, Unix seconds.
         endtime: i64,
@@ -99,7 +101,7 @@ pub enum AcceptError {
         skew: i64,
     },
     /// The ticket's start time (minus skew) is in the future.
-    #[error("ticket not valid before {starttime} (now {now}, allowed skew {skew} s)")]
+    #[error("ticket not valid before {} (now {}, allowed skew {skew} s)", rfc3339(*.starttime), rfc3339(*.now))]
     TicketNotYetValid {
         /// Ticket start time, Unix seconds.
         starttime: i64,
@@ -112,7 +114,12 @@ pub enum AcceptError {
     #[error("ticket has the INVALID flag")]
     TicketInvalid,
     /// The authenticator's time is too far from ours.
-    #[error("authenticator time {ctime} is {} s from ours ({now}); allowed skew is {skew} s", (.ctime - .now).abs())]
+    #[error(
+        "authenticator time {} is {} s from ours ({}); allowed skew is {skew} s",
+        rfc3339(*.ctime),
+        (.ctime - .now).abs(),
+        rfc3339(*.now)
+    )]
     ClockSkew {
         /// Authenticator time, Unix seconds.
         ctime: i64,

@@ -48,6 +48,8 @@ pub struct GssChecksum {
     pub flags: u32,
     /// Whether a delegated credential was included (we do not keep it).
     pub delegated: bool,
+    /// Whether the client bound the token to a channel (non-zero `Bnd`, e.g. a TLS certificate).
+    pub channel_bound: bool,
 }
 
 /// How to treat channel bindings the client sent.
@@ -115,7 +117,11 @@ pub fn verify_checksum(
         }
         delegated = true;
     }
-    Ok(GssChecksum { flags, delegated })
+    Ok(GssChecksum {
+        flags,
+        delegated,
+        channel_bound: bnd != &[0u8; 16],
+    })
 }
 
 /// The `Bnd` value for channel bindings carrying only application data, as browsers send for
@@ -155,7 +161,8 @@ mod tests {
             verify_checksum(0x8003, &windows, None, ChannelBindingPolicy::Enforce),
             Ok(GssChecksum {
                 flags: 0x3e,
-                delegated: false
+                delegated: false,
+                channel_bound: false
             })
         );
     }
@@ -164,7 +171,14 @@ mod tests {
     fn compares_bindings() {
         let cb = channel_binding_hash(b"tls-server-end-point:abc");
         let c = checksum(cb, 2, &[]);
-        assert!(verify_checksum(0x8003, &c, Some(&cb), ChannelBindingPolicy::Enforce).is_ok());
+        assert_eq!(
+            verify_checksum(0x8003, &c, Some(&cb), ChannelBindingPolicy::Enforce),
+            Ok(GssChecksum {
+                flags: 2,
+                delegated: false,
+                channel_bound: true
+            })
+        );
         assert_eq!(
             verify_checksum(0x8003, &c, None, ChannelBindingPolicy::Enforce),
             Err(AcceptError::ChannelBindingMismatch)
@@ -231,7 +245,8 @@ mod tests {
             verify_checksum(0x8003, &good, None, ChannelBindingPolicy::Enforce),
             Ok(GssChecksum {
                 flags: 3,
-                delegated: true
+                delegated: true,
+                channel_bound: false
             })
         );
         let short = checksum([0; 16], flags::DELEG, &[1, 0, 9, 0, 0xaa]);
@@ -254,7 +269,8 @@ mod tests {
             verify_checksum(0x8003, &flag_only, None, ChannelBindingPolicy::Enforce),
             Ok(GssChecksum {
                 flags: 1,
-                delegated: false
+                delegated: false,
+                channel_bound: false
             })
         );
     }

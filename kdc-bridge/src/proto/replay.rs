@@ -66,6 +66,21 @@ pub fn fingerprint(
     h.finalize().into()
 }
 
+/// A replay cache that remembers nothing: for inspecting captured tokens, which must be
+/// judged the same however often they are inspected. Never use it to serve requests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoReplayCheck;
+
+impl ReplayCache for NoReplayCheck {
+    fn check_and_insert(&self, _fingerprint: Fingerprint) -> Result<(), ReplayError> {
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        0
+    }
+}
+
 /// An in-process replay cache.
 pub struct MemoryReplayCache {
     entries: moka::sync::Cache<Fingerprint, ()>,

@@ -180,6 +180,25 @@ pub fn format_time(unix: i64) -> [u8; 15] {
     out
 }
 
+/// Formats Unix seconds as RFC 3339 UTC, `2026-11-21T11:16:02Z`, for messages and logs.
+pub fn format_rfc3339(unix: i64) -> String {
+    let t = format_time(unix);
+    let d = |r: std::ops::Range<usize>| {
+        t.get(r)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("??")
+    };
+    format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        d(0..4),
+        d(4..6),
+        d(6..8),
+        d(8..10),
+        d(10..12),
+        d(12..14)
+    )
+}
+
 fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
