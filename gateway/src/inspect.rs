@@ -323,7 +323,10 @@ pub fn render_text(r: &Report) -> String {
     if let Some((ctime, cusec)) = t.authenticator_time {
         line(
             "authenticator time",
-            format!("{}.{cusec:06}Z", format_rfc3339(ctime).trim_end_matches('Z')),
+            format!(
+                "{}.{cusec:06}Z",
+                format_rfc3339(ctime).trim_end_matches('Z')
+            ),
         );
     }
     if let Some(flags) = t.gss_flags {
