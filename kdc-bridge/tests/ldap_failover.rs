@@ -90,18 +90,11 @@ async fn dead_and_hanging_dcs_are_failed_over_marked_down_skipped_and_brought_ba
     assert!(states(&events).is_empty(), "one failure is not enough");
     assert_eq!(proxy.accepted(), 1);
 
-    // 2. The real DC now has a latency and goes first: no failover, no waiting.
-    let started = Instant::now();
+    // 2. The same again (no health check has measured the DCs, so configuration order): the
+    //    second consecutive failure of each marks it down.
     dir.fetch(&alice).await.unwrap().expect("alice");
-    assert!(started.elapsed() < handshake, "{:?}", started.elapsed());
     let events = recorder.take();
-    assert!(failovers(&events).is_empty(), "{events:?}");
-    assert!(states(&events).is_empty(), "{events:?}");
-
-    // 3. A health check fails on both again: the second consecutive failure marks them down
-    //    (the dead one first: it fails at once, the hanging one at the handshake timeout).
-    dir.check_health().await;
-    let events = recorder.take();
+    assert_eq!(failovers(&events).len(), 2, "{events:?}");
     assert_eq!(
         states(&events),
         vec![(DEAD.to_owned(), false), (HANGING.to_owned(), false)]
@@ -120,7 +113,7 @@ async fn dead_and_hanging_dcs_are_failed_over_marked_down_skipped_and_brought_ba
     assert_eq!(status.dcs[1].last_failure, Some("timeout"));
     assert_eq!(proxy.accepted(), 2);
 
-    // Down DCs are skipped: lookups go to the up DC only, over its pooled connection.
+    // 3. Down DCs are skipped: lookups go to the up DC only, over its pooled connection.
     let started = Instant::now();
     for _ in 0..3 {
         dir.fetch(&alice).await.unwrap().expect("alice");

@@ -8,8 +8,8 @@
 //! skip it (see [`super::failover`]) and only health checks bring it back.
 //!
 //! The latency is an exponentially weighted moving average (weight 1/4 on the new sample) of
-//! the round trips of health checks and of connection set-ups: operations of the same size on
-//! every DC, so the averages compare DCs rather than users with many groups.
+//! health-check round trips: the same small operation on every DC, so the averages compare DCs
+//! rather than users with many groups. Lookups report success or failure without a sample.
 
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,7 @@ impl Default for HealthPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// The DC answered. `latency` is a sample for the average, when the operation was a
-    /// health check or a connection set-up.
+    /// health check.
     Success {
         /// The round trip, if it is a comparable sample.
         latency: Option<Duration>,

@@ -310,12 +310,10 @@ impl Directory {
             probes.spawn(async move {
                 let deadline = deadline_after(this.inner.connector.timeouts.request_budget);
                 let result = this.attempt(&dc, Work::Probe, deadline).await;
-                // One outcome per probe; its round trip is the latency sample.
+                // One outcome per probe; its round trip is the DC's latency sample.
                 let outcome = match result {
-                    Ok((Done::Probed(rtt), _)) => Outcome::Success { latency: Some(rtt) },
-                    Ok((Done::Fetched(_), connect_time)) => Outcome::Success {
-                        latency: connect_time,
-                    },
+                    Ok(Done::Probed(rtt)) => Outcome::Success { latency: Some(rtt) },
+                    Ok(Done::Fetched(_)) => Outcome::Success { latency: None },
                     Err(e) => Outcome::Failure { reason: e.reason() },
                 };
                 this.observe(&dc, outcome);
@@ -408,11 +406,10 @@ impl Directory {
                 Work::Probe => Work::Probe,
             };
             match self.attempt(&attempt.endpoint, work, deadline).await {
-                Ok((done, connect_time)) => {
-                    let outcome = Outcome::Success {
-                        latency: connect_time,
-                    };
-                    self.observe(&attempt.endpoint, outcome);
+                Ok(done) => {
+                    // Lookups differ in size (a user with 1000 groups): they confirm the DC
+                    // is up but give no latency sample.
+                    self.observe(&attempt.endpoint, Outcome::Success { latency: None });
                     return Ok(done);
                 }
                 Err(error) => {
@@ -434,15 +431,14 @@ impl Directory {
         Err(last.map_or(DirectoryError::BudgetExhausted, |(_, e)| e))
     }
 
-    /// One attempt on one DC; with the set-up time of the connection when it opened one (a
-    /// latency sample). A pooled connection that turns out to be dead is replaced once: AD
-    /// closes idle connections, and that is no reason to fail over.
+    /// One attempt on one DC. A pooled connection that turns out to be dead is replaced once:
+    /// AD closes idle connections, and that is no reason to fail over.
     async fn attempt(
         &self,
         dc: &DcEndpoint,
         work: Work<'_>,
         deadline: Instant,
-    ) -> Result<(Done, Option<Duration>), DirectoryError> {
+    ) -> Result<Done, DirectoryError> {
         let inner = &self.inner;
         let pool = self.pool(dc);
         let mut fresh = false;
@@ -464,7 +460,7 @@ impl Directory {
                 Work::Probe => probe_on(&mut lease.ldap, ctx).await.map(Done::Probed),
             };
             match result {
-                Ok(done) => return Ok((done, lease.connect_time)),
+                Ok(done) => return Ok(done),
                 Err(error) => {
                     pool.discard(&lease);
                     if lease.reused

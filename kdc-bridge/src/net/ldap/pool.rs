@@ -29,8 +29,6 @@ pub(crate) struct Lease {
     pub(crate) ldap: Ldap,
     /// Whether the connection served earlier requests (and may have gone stale since).
     pub(crate) reused: bool,
-    /// How long the connect took, for a new connection: a latency sample.
-    pub(crate) connect_time: Option<Duration>,
     slot: usize,
     generation: u64,
 }
@@ -100,7 +98,6 @@ impl DcPool {
                 return Ok(Lease {
                     ldap: pooled.ldap.clone(),
                     reused: true,
-                    connect_time: None,
                     slot: index,
                     generation: pooled.generation,
                 });
@@ -126,7 +123,6 @@ impl DcPool {
         Ok(Lease {
             ldap,
             reused: false,
-            connect_time: Some(elapsed),
             slot: index,
             generation,
         })
