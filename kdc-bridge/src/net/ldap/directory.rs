@@ -291,6 +291,7 @@ impl Directory {
     pub async fn fetch(&self, key: &UserKey) -> Result<Option<Identity>, DirectoryError> {
         match self.with_failover(Work::Fetch(key)).await? {
             Done::Fetched(found) => Ok(found),
+            // Unreachable: fetch work ends in `Fetched`. The arm keeps the match total.
             Done::Probed(_) => Err(DirectoryError::NoDcs),
         }
     }
