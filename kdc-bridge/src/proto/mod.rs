@@ -12,6 +12,7 @@ pub mod keytab;
 pub mod krb;
 #[cfg(any(test, feature = "mint"))]
 pub mod mint;
+pub mod pac;
 pub mod principal;
 pub mod replay;
 pub mod spnego;
