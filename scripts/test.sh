@@ -50,13 +50,14 @@ check_examples() {
 step "format" cargo fmt --all -- --check
 step "clippy" cargo clippy --workspace --all-targets --locked --features kdc-bridge/mint -- -D warnings
 step "protocol core builds without I/O" cargo check -p kdc-bridge --no-default-features --locked
+# kdc-bridge's LDAP tests run against the test AD too.
+step "start the test AD" tests/ad/samba-ad.sh up
 step "unit and property tests" cargo test --workspace --exclude e2e --locked --features kdc-bridge/mint
 step "rustdoc" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "licenses, bans, sources" cargo deny --offline check licenses bans sources
 step "unused dependencies" cargo machete
 step "build binaries" cargo build --locked -p gateway -p e2e
 step "example configs" check_examples
-step "start the test AD" tests/ad/samba-ad.sh up
 step "end-to-end tests" cargo test --locked -p e2e
 if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
     step "fuzz smoke" fuzz/smoke.sh
