@@ -21,7 +21,7 @@ MALLOC_LIMIT_MB=${FUZZ_MALLOC_LIMIT_MB:-64}
 GATEWAY=${FUZZ_GATEWAY:-1}
 CARGO_FUZZ_VERSION=0.13.2
 
-KDC_TARGETS=(spnego_token ap_req keytab acceptor)
+KDC_TARGETS=(spnego_token ap_req keytab pac acceptor)
 GATEWAY_TARGETS=(negotiate_header config_toml session_cookie)
 
 # The largest input worth trying: a Negotiate token (and what is inside it) is bounded by the
@@ -29,7 +29,7 @@ GATEWAY_TARGETS=(negotiate_header config_toml session_cookie)
 # cookies just above their 4 KiB bound.
 max_len() {
   case $1 in
-    spnego_token | ap_req | acceptor) echo 65536 ;;
+    spnego_token | ap_req | pac | acceptor) echo 65536 ;;
     negotiate_header) echo 66000 ;;
     keytab) echo 16384 ;;
     config_toml) echo 16384 ;;
