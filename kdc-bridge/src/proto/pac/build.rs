@@ -7,6 +7,8 @@
 //! token_spec.authorization_data = Some(build_authorization_data(&pac));
 //! ```
 
+use std::ops::Range;
+
 use crate::proto::crypto::UsageKey;
 use crate::proto::krb::build;
 
@@ -67,46 +69,41 @@ pub fn signature_placeholder(key: &UsageKey) -> Vec<u8> {
 ///
 /// [MS-PAC §2.8]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-pac/6e95edd3-af93-41d4-8303-6c7955297315
 pub fn sign_pac(pac: &mut [u8], server_key: &UsageKey, kdc_key: &UsageKey) -> Result<(), PacError> {
-    let ranges = |ul_type| -> Result<(usize, usize), PacError> {
-        let buffers = read_buffers(pac)?;
-        let b = buffers
-            .iter()
-            .find(|b| b.ul_type == ul_type)
-            .ok_or(PacError::MissingBuffer { ul_type })?;
-        Ok((b.offset, b.offset + b.data.len()))
-    };
-    let server = ranges(buffer_type::SERVER_CHECKSUM)?;
-    let kdc = ranges(buffer_type::KDC_CHECKSUM)?;
-    let fill = |pac: &mut [u8], (start, end): (usize, usize), key: &UsageKey| {
-        let field = pac.get_mut(start..end).ok_or(PacError::Malformed {
-            what: "PAC_SIGNATURE_DATA: outside the PAC",
-        })?;
-        if field.len() != SIGNATURE_TYPE_LEN + key.enctype().checksum_len() {
-            return Err(PacError::Malformed {
-                what: "PAC_SIGNATURE_DATA: size does not fit the key's checksum",
-            });
+    let server = signature_field(pac, buffer_type::SERVER_CHECKSUM, server_key)?;
+    let kdc = signature_field(pac, buffer_type::KDC_CHECKSUM, kdc_key)?;
+    for (field, key) in [(&server, server_key), (&kdc, kdc_key)] {
+        let ty = key.enctype().checksum_type().to_le_bytes();
+        let start = field.start - SIGNATURE_TYPE_LEN;
+        if let Some(buffer) = pac.get_mut(start..field.end) {
+            let (t, sig) = buffer.split_at_mut(SIGNATURE_TYPE_LEN);
+            t.copy_from_slice(&ty);
+            sig.fill(0);
         }
-        let (ty, sig) = field.split_at_mut(SIGNATURE_TYPE_LEN);
-        ty.copy_from_slice(&key.enctype().checksum_type().to_le_bytes());
-        sig.fill(0);
-        Ok(())
-    };
-    fill(pac, server, server_key)?;
-    fill(pac, kdc, kdc_key)?;
-    let server_sig = server_key.checksum(pac);
-    let at = |pac: &mut [u8], (start, end): (usize, usize)| {
-        pac.get_mut(start + SIGNATURE_TYPE_LEN..end)
-            .map(|s| s.to_vec())
-            .unwrap_or_default()
-    };
-    if let Some(s) = pac.get_mut(server.0 + SIGNATURE_TYPE_LEN..server.1) {
-        s.copy_from_slice(&server_sig);
     }
-    let kdc_sig = kdc_key.checksum(&at(pac, server));
-    if let Some(s) = pac.get_mut(kdc.0 + SIGNATURE_TYPE_LEN..kdc.1) {
-        s.copy_from_slice(&kdc_sig);
+    let server_sig = server_key.checksum(pac);
+    let kdc_sig = kdc_key.checksum(&server_sig);
+    for (field, sig) in [(server, server_sig), (kdc, kdc_sig)] {
+        if let Some(dst) = pac.get_mut(field) {
+            dst.copy_from_slice(&sig);
+        }
     }
     Ok(())
+}
+
+/// The octets after `SignatureType` in the buffer of `ul_type`, which must be as long as
+/// `key`'s checksum.
+fn signature_field(pac: &[u8], ul_type: u32, key: &UsageKey) -> Result<Range<usize>, PacError> {
+    let buffers = read_buffers(pac)?;
+    let b = buffers
+        .iter()
+        .find(|b| b.ul_type == ul_type)
+        .ok_or(PacError::MissingBuffer { ul_type })?;
+    if b.data.len() != SIGNATURE_TYPE_LEN + key.enctype().checksum_len() {
+        return Err(PacError::Malformed {
+            what: "PAC_SIGNATURE_DATA: size does not fit the key's checksum",
+        });
+    }
+    Ok(b.offset + SIGNATURE_TYPE_LEN..b.offset + b.data.len())
 }
 
 /// The `AuthorizationData` of a ticket carrying `pac`: one `AD-IF-RELEVANT` around one

@@ -292,3 +292,4 @@ fn a_million_groups_in_a_samba_pac_fail_before_allocating() {
         }
     );
 }
+

@@ -3,6 +3,7 @@
 //! [MS-DTYP §2.4.2]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-dtyp/78eb9013-1c3a-4970-ad1f-2b1dad588a25
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 use super::error::PacError;
@@ -28,11 +29,12 @@ const SID_REVISION: u8 = 1;
 /// ```
 ///
 /// It is `Copy` and allocation-free: the sub-authorities live in a fixed array whose unused
-/// tail is always zero, so the derived equality and hash are those of the SID.
+/// tail is always zero, so the derived equality and order are those of the SID; the hash
+/// covers only the used part (a PAC's group SIDs are deduplicated through it).
 ///
 /// [MS-DTYP §2.4.2.2]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-dtyp/f992ad60-0fe4-4b87-9fed-beb478836861
 /// [MS-DTYP §2.4.2.3]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-dtyp/5cb97814-a1c2-4215-b7dc-76d1f4bfad01
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Sid {
     authority: u64,
     count: u8,
@@ -178,6 +180,14 @@ fn read_sid_body(r: &mut NdrReader<'_>, conformance: Option<u32>) -> Result<Sid,
         count,
         sub,
     })
+}
+
+impl Hash for Sid {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Consistent with the derived `Eq`: the unused sub-authorities are always zero.
+        state.write_u64(self.authority);
+        self.sub_authorities().hash(state);
+    }
 }
 
 impl fmt::Display for Sid {

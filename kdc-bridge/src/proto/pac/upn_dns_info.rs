@@ -100,37 +100,32 @@ impl UpnDnsInfo {
         } else {
             self.flags & !upn_flags::SAM_NAME_AND_SID
         };
-        let header_len = if has_ext { 20 } else { 12 };
-        let mut body = vec![0u8; header_len];
-        let mut fields = Vec::with_capacity(4);
-        let mut place = |body: &mut Vec<u8>, bytes: &[u8], align: bool| {
-            if align {
+        let mut body = vec![0u8; if has_ext { 20 } else { 12 }];
+        // Appends `bytes` and writes its (length, offset) pair into the header at `slot`.
+        let place = |body: &mut Vec<u8>, slot: usize, bytes: &[u8], align8: bool| {
+            if align8 {
                 body.resize(body.len().next_multiple_of(8), 0);
             }
-            let offset = body.len();
-            body.extend_from_slice(bytes);
             // Test data: lengths and offsets far below 64 KiB.
-            fields.push((bytes.len() as u16, offset as u16));
+            let pair = [
+                (bytes.len() as u16).to_le_bytes(),
+                (body.len() as u16).to_le_bytes(),
+            ];
+            body.extend_from_slice(bytes);
+            if let Some(header) = body.get_mut(slot..slot + 4) {
+                header.copy_from_slice(pair.as_flattened());
+            }
         };
-        place(&mut body, &encode_utf16(&self.upn), true);
-        place(&mut body, &encode_utf16(&self.dns_domain_name), true);
+        place(&mut body, 0, &encode_utf16(&self.upn), true);
+        place(&mut body, 4, &encode_utf16(&self.dns_domain_name), true);
+        if let Some(header) = body.get_mut(8..12) {
+            header.copy_from_slice(&flags.to_le_bytes());
+        }
         if let Some((sam, sid)) = &self.sam_name_and_sid {
-            place(&mut body, &encode_utf16(sam), true);
-            place(&mut body, &sid.to_bytes(), false);
+            place(&mut body, 12, &encode_utf16(sam), true);
+            place(&mut body, 16, &sid.to_bytes(), false);
         }
         body.resize(body.len().next_multiple_of(8), 0);
-        let mut header = Vec::with_capacity(header_len);
-        let mut fields = fields.into_iter();
-        for (len, offset) in fields.by_ref().take(2) {
-            header.extend_from_slice(&len.to_le_bytes());
-            header.extend_from_slice(&offset.to_le_bytes());
-        }
-        header.extend_from_slice(&flags.to_le_bytes());
-        for (len, offset) in fields {
-            header.extend_from_slice(&len.to_le_bytes());
-            header.extend_from_slice(&offset.to_le_bytes());
-        }
-        body.iter_mut().zip(header).for_each(|(d, s)| *d = s);
         body
     }
 }
