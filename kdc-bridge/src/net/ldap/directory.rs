@@ -157,7 +157,7 @@ enum Work<'a> {
 }
 
 enum Done {
-    Fetched(Option<Identity>),
+    Fetched(Option<Box<Identity>>),
     Probed(Duration),
 }
 
@@ -290,7 +290,7 @@ impl Directory {
     /// request budget. `Ok(None)`: no such user.
     pub async fn fetch(&self, key: &UserKey) -> Result<Option<Identity>, DirectoryError> {
         match self.with_failover(Work::Fetch(key)).await? {
-            Done::Fetched(found) => Ok(found),
+            Done::Fetched(found) => Ok(found.map(|b| *b)),
             // Unreachable: fetch work ends in `Fetched`. The arm keeps the match total.
             Done::Probed(_) => Err(DirectoryError::NoDcs),
         }
@@ -457,7 +457,7 @@ impl Directory {
                 Work::Fetch(key) => self
                     .fetch_on(&mut lease.ldap, ctx, key)
                     .await
-                    .map(Done::Fetched),
+                    .map(|found| Done::Fetched(found.map(Box::new))),
                 Work::Probe => probe_on(&mut lease.ldap, ctx).await.map(Done::Probed),
             };
             match result {

@@ -13,7 +13,7 @@ use ldap3::Scope;
 
 use super::error::{DirectoryError, Operation};
 use super::search::{self, OpContext, Search};
-use super::sid::Sid;
+use super::sid::{filter_value, Sid};
 use super::user::Group;
 
 /// SIDs per search: a filter of about 10 KB.
@@ -47,7 +47,7 @@ pub(crate) async fn resolve(
             .chain(
                 batch
                     .iter()
-                    .map(|s| format!("(objectSid={})", s.filter_value())),
+                    .map(|s| format!("(objectSid={})", filter_value(s))),
             )
             .chain(std::iter::once(")".to_owned()))
             .collect();
@@ -67,7 +67,7 @@ pub(crate) async fn resolve(
         let mut names: HashMap<Sid, Arc<str>> = HashMap::with_capacity(entries.len());
         for e in &entries {
             let (Some(sid), Some(name)) = (
-                e.first("objectSid").and_then(Sid::extract),
+                e.first("objectSid").and_then(|v| Sid::from_bytes(v).ok()),
                 e.text("sAMAccountName"),
             ) else {
                 continue;
@@ -76,10 +76,10 @@ pub(crate) async fn resolve(
         }
         for sid in batch {
             let name = names.get(sid).cloned();
-            cache.insert(sid.clone(), name.clone()).await;
+            cache.insert(*sid, name.clone()).await;
             groups.push(Group {
                 name: name.map(|n| n.to_string()),
-                sid: sid.clone(),
+                sid: *sid,
             });
         }
     }

@@ -246,7 +246,7 @@ pub(crate) async fn find(
     }
     let group_sids = raw
         .iter()
-        .map(|v| Sid::extract(v))
+        .map(|v| Sid::from_bytes(v).ok())
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| DirectoryError::Malformed {
             dc: ctx.dc.to_owned(),
@@ -268,7 +268,7 @@ fn identity_of(dc: &str, entry: &Entry, query: &UserQuery<'_>) -> Result<Identit
         None => None,
     };
     let object_sid = match entry.first("objectSid") {
-        Some(v) => Some(Sid::extract(v).ok_or_else(|| malformed("objectSid"))?),
+        Some(v) => Some(Sid::from_bytes(v).map_err(|_| malformed("objectSid"))?),
         None => None,
     };
     let uac = match entry.text("userAccountControl") {

@@ -292,4 +292,3 @@ fn a_million_groups_in_a_samba_pac_fail_before_allocating() {
         }
     );
 }
-
