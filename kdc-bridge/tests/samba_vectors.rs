@@ -26,6 +26,8 @@ struct Capture {
     kvno: u32,
     /// The authenticator's ctime.
     ctime: i64,
+    /// The PAC's group SIDs: Domain Users, the groups, and `S-1-18-1`.
+    groups: usize,
     /// The ticket's authtime and endtime (ten hours later, AD's default).
     auth_time: i64,
     end_time: i64,
@@ -42,6 +44,7 @@ const CAPTURES: &[Capture] = &[
         ticket_enctype: Enctype::Aes256CtsHmacSha196,
         session_enctype: Enctype::Aes256CtsHmacSha196,
         kvno: 1,
+        groups: 5,
         ctime: 1_795_259_762,
         auth_time: 1_795_259_762,
         end_time: 1_795_295_762,
@@ -54,6 +57,7 @@ const CAPTURES: &[Capture] = &[
         ticket_enctype: Enctype::Aes256CtsHmacSha196,
         session_enctype: Enctype::Aes256CtsHmacSha196,
         kvno: 1,
+        groups: 5,
         ctime: 1_795_259_762,
         auth_time: 1_795_259_762,
         end_time: 1_795_295_762,
@@ -66,6 +70,7 @@ const CAPTURES: &[Capture] = &[
         ticket_enctype: Enctype::Rc4Hmac,
         session_enctype: Enctype::Aes256CtsHmacSha196,
         kvno: 1,
+        groups: 5,
         ctime: 1_795_259_762,
         auth_time: 1_795_259_762,
         end_time: 1_795_295_762,
@@ -78,6 +83,7 @@ const CAPTURES: &[Capture] = &[
         ticket_enctype: Enctype::Aes256CtsHmacSha196,
         session_enctype: Enctype::Aes256CtsHmacSha196,
         kvno: 1,
+        groups: 302,
         ctime: 1_795_259_762,
         auth_time: 1_795_259_762,
         end_time: 1_795_295_762,
@@ -90,6 +96,7 @@ const CAPTURES: &[Capture] = &[
         ticket_enctype: Enctype::Aes256CtsHmacSha196,
         session_enctype: Enctype::Aes256CtsHmacSha196,
         kvno: 1,
+        groups: 1002,
         ctime: 1_795_259_762,
         auth_time: 1_795_259_762,
         end_time: 1_795_295_762,
@@ -151,6 +158,11 @@ fn every_capture_is_accepted_as_of_its_capture_time() {
         // MIT's client asks for mutual authentication: the answer carries an AP-REP.
         assert!(ok.gss_flags & flags::MUTUAL != 0, "{}", c.file);
         assert!(ok.response_token.is_some(), "{}", c.file);
+        // The PAC verified (its content is checked in `pac_samba.rs`) and names the client.
+        let pac = ok.pac.unwrap_or_else(|| panic!("{}: no PAC", c.file));
+        let account = c.client.split('@').next().unwrap_or_default();
+        assert_eq!(pac.account_name, account, "{}", c.file);
+        assert_eq!(pac.group_sids.len(), c.groups, "{}", c.file);
     }
 }
 

@@ -13,11 +13,14 @@ use zeroize::Zeroizing;
 use crate::proto::crypto::{Enctype, Key, KeyUsage, MAX_CONFOUNDER_LEN, MAX_KEY_LEN};
 use crate::proto::error::AcceptError;
 use crate::proto::gss::{self, ChannelBindingPolicy};
+use crate::proto::keys::ServiceKey;
 use crate::proto::keys::ServiceKeys;
+use crate::proto::krb::messages::EncTicketPart;
 use crate::proto::krb::messages::{
     ap_options, build_ap_rep, build_enc_ap_rep_part, extract_ap_req, extract_authenticator,
     extract_enc_ticket_part, ticket_flags, PrincipalName,
 };
+use crate::proto::pac::{find_pac, Pac, PacError, PacIdentity};
 use crate::proto::principal::Principal;
 use crate::proto::replay::{fingerprint, ReplayCache, ReplayError};
 use crate::proto::spnego::{
@@ -42,6 +45,8 @@ pub struct AcceptorConfig {
     pub max_skew_secs: i64,
     /// How channel bindings in the authenticator are checked.
     pub channel_bindings: ChannelBindingPolicy,
+    /// What is done with the ticket's PAC.
+    pub pac: PacPolicy,
 }
 
 impl Default for AcceptorConfig {
@@ -50,8 +55,43 @@ impl Default for AcceptorConfig {
             spns: Vec::new(),
             max_skew_secs: DEFAULT_SKEW_SECS,
             channel_bindings: ChannelBindingPolicy::Enforce,
+            pac: PacPolicy::default(),
         }
     }
+}
+
+/// What the acceptor does with the PAC ([MS-PAC]) in a ticket.
+///
+/// A PAC that is present is verified under the first two: its server checksum with the
+/// service key and its client information against the ticket. A PAC that fails refuses the
+/// ticket ([`AcceptError::BadPac`]). MIT's acceptor differs here: it accepts the ticket and
+/// only leaves the PAC unverified (`mspac_verify` in `src/lib/krb5/krb/pac.c`), because
+/// some KDCs copy PACs across realms without re-signing them; a gateway that hands the PAC's
+/// groups to applications must not.
+///
+/// [MS-PAC]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-pac/
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PacPolicy {
+    /// Verify a PAC when the ticket has one; a ticket without one is accepted without PAC
+    /// groups (an MIT or Heimdal KDC, or an AD account with `NO_AUTH_DATA_REQUIRED`).
+    #[default]
+    VerifyIfPresent,
+    /// Every ticket must carry a PAC that verifies (an AD-only deployment).
+    Require,
+    /// Never read the PAC (a KDC whose PACs are known to be broken); no PAC groups.
+    Ignore,
+}
+
+/// The PAC as the trace saw it, right after the ticket was decrypted and before any check:
+/// decoded but not yet verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PacTrace {
+    /// The ticket carries no PAC.
+    Absent,
+    /// It decodes to this identity.
+    Decoded(Box<PacIdentity>),
+    /// It does not decode.
+    Undecodable(PacError),
 }
 
 /// One token to verify.
@@ -87,6 +127,9 @@ pub struct Accepted {
     pub gss_flags: u32,
     /// Whether the client delegated a TGT (it is dropped, never stored).
     pub delegated: bool,
+    /// The verified PAC's identity (user and group SIDs, UPN, logon domain), when the ticket
+    /// has a PAC and the policy reads it.
+    pub pac: Option<Box<PacIdentity>>,
     /// The token for `WWW-Authenticate: Negotiate <base64>` on the success response: a
     /// NegTokenResp (SPNEGO) or a raw AP-REP token. `None` for raw Kerberos without mutual
     /// authentication.
@@ -123,6 +166,9 @@ pub struct Trace {
     pub gss_flags: Option<u32>,
     /// Whether the token is bound to a channel (a TLS certificate).
     pub channel_bound: Option<bool>,
+    /// The PAC, decoded (not verified) as soon as the ticket was decrypted, whatever the
+    /// policy, so that diagnostics show it even for a ticket refused for another reason.
+    pub pac: Option<PacTrace>,
 }
 
 /// The acceptor.
@@ -232,6 +278,7 @@ impl Acceptor {
             t.ticket_flags = Some(part.flags);
             t.ticket_times = Some((part.authtime, part.starttime, part.endtime));
             t.session_etype = Some(part.key.keytype);
+            t.pac = Some(trace_pac(&part));
         }
         let session_enctype =
             Enctype::try_from(part.key.keytype).map_err(|_| AcceptError::UnsupportedEnctype {
@@ -316,6 +363,9 @@ impl Acceptor {
             t.channel_bound = Some(gss.channel_bound);
         }
 
+        // The PAC: after the cheap checks, before the replay slot.
+        let pac = self.verify_pac(&part, key)?;
+
         // Replay: last, so that only authenticators that would otherwise pass take a slot.
         // The service is the keytab principal whose key opened the ticket, not the ticket's
         // cleartext sname: that one is unauthenticated and matched ignoring case, so a replay
@@ -375,8 +425,35 @@ impl Acceptor {
             end_time: part.endtime,
             gss_flags: gss.flags,
             delegated: gss.delegated,
+            pac,
             response_token,
         })
+    }
+
+    /// The verified PAC identity of the ticket, per [`PacPolicy`].
+    fn verify_pac(
+        &self,
+        part: &EncTicketPart<'_>,
+        key: &ServiceKey,
+    ) -> Result<Option<Box<PacIdentity>>, AcceptError> {
+        let policy = self.config.pac;
+        if policy == PacPolicy::Ignore {
+            return Ok(None);
+        }
+        let found = match part.authorization_data {
+            Some(ad) => find_pac(ad)?,
+            None => None,
+        };
+        let Some(bytes) = found else {
+            return match policy {
+                PacPolicy::Require => Err(PacError::NoPac.into()),
+                PacPolicy::VerifyIfPresent | PacPolicy::Ignore => Ok(None),
+            };
+        };
+        let pac = Pac::extract(bytes)?;
+        pac.verify_server_checksum(&key.pac_key)?;
+        pac.check_client_info(&part.cname.components, part.authtime)?;
+        Ok(Some(Box::new(pac.into_identity())))
     }
 
     fn check_spn(&self, keys: &ServiceKeys, service: &Principal) -> Result<(), AcceptError> {
@@ -409,6 +486,19 @@ impl Acceptor {
             expected: dedup_join(expected),
             got: service.to_string(),
         })
+    }
+}
+
+/// The PAC of a decrypted ticket, decoded for [`Trace`].
+fn trace_pac(part: &EncTicketPart<'_>) -> PacTrace {
+    let found = match part.authorization_data {
+        Some(ad) => find_pac(ad),
+        None => Ok(None),
+    };
+    match found.and_then(|f| f.map(Pac::extract).transpose()) {
+        Ok(None) => PacTrace::Absent,
+        Ok(Some(pac)) => PacTrace::Decoded(Box::new(pac.into_identity())),
+        Err(e) => PacTrace::Undecodable(e),
     }
 }
 

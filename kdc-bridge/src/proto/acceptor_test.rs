@@ -500,3 +500,6 @@ fn any_principal_in_the_keytab_when_no_spn_is_configured() {
         Err(AcceptError::WrongSpn { .. })
     ));
 }
+
+#[path = "acceptor_pac_test.rs"]
+mod pac;

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::proto::krb::asn1::format_rfc3339 as rfc3339;
+use crate::proto::pac::PacError;
 
 /// Who is at fault when a token is refused: decides the log level and whether operators get
 /// paged.
@@ -160,6 +161,16 @@ pub enum AcceptError {
         /// Which option.
         what: &'static str,
     },
+    /// The ticket's PAC is missing (when required), does not parse, or fails its server
+    /// checksum or client check: the ticket is not to be believed.
+    #[error("bad PAC: {0}")]
+    BadPac(#[source] PacError),
+}
+
+impl From<PacError> for AcceptError {
+    fn from(e: PacError) -> Self {
+        Self::BadPac(e)
+    }
 }
 
 impl AcceptError {
@@ -186,6 +197,16 @@ impl AcceptError {
             Self::BadChecksum { .. } => "bad_checksum",
             Self::ChannelBindingMismatch => "channel_bindings",
             Self::UnsupportedOption { .. } => "unsupported_option",
+            Self::BadPac(_) => "bad_pac",
+        }
+    }
+
+    /// For [`AcceptError::BadPac`], the PAC's own reason ([`PacError::reason`]), e.g.
+    /// `bad_server_checksum`.
+    pub fn pac_reason(&self) -> Option<&'static str> {
+        match self {
+            Self::BadPac(e) => Some(e.reason()),
+            _ => None,
         }
     }
 
@@ -211,6 +232,7 @@ impl AcceptError {
         "bad_checksum",
         "channel_bindings",
         "unsupported_option",
+        "bad_pac",
     ];
 
     /// Who is at fault.
@@ -222,6 +244,7 @@ impl AcceptError {
     pub fn fault(&self) -> Fault {
         match self {
             Self::ReplayCacheUnavailable { .. } => Fault::Dependency,
+            Self::BadPac(e) => e.fault(),
             _ => Fault::Client,
         }
     }
@@ -293,6 +316,8 @@ impl From<&AcceptError> for KrbErrorCode {
                 Self::INAPP_CKSUM
             }
             AcceptError::UnsupportedOption { .. } => Self::BADOPTION,
+            // As Windows answers a PAC that fails validation.
+            AcceptError::BadPac(_) => Self::MODIFIED,
         }
     }
 }
@@ -319,6 +344,7 @@ mod tests {
             AcceptError::Replay,
             AcceptError::AuthenticatorDecryptFailed,
             AcceptError::ChannelBindingMismatch,
+            AcceptError::BadPac(PacError::BadServerChecksum),
         ];
         for e in samples {
             assert!(AcceptError::REASONS.contains(&e.reason()), "{}", e.reason());

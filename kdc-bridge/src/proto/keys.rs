@@ -22,6 +22,8 @@ pub struct ServiceKey {
     pub key: Key,
     /// `key` derived for usage 2.
     pub ticket_key: UsageKey,
+    /// `key` derived for usage 17, the PAC server checksum.
+    pub pac_key: UsageKey,
     /// When the key disappeared from the keytab file (Unix seconds), if it did.
     pub retired_at: Option<i64>,
 }
@@ -56,13 +58,17 @@ impl ServiceKeys {
                 continue;
             }
             // Cannot fail: `Key::from_bytes` checked the length when the keytab was read.
-            let Ok(ticket_key) = key.usage_key(KeyUsage::KDC_REP_TICKET) else {
+            let (Ok(ticket_key), Ok(pac_key)) = (
+                key.usage_key(KeyUsage::KDC_REP_TICKET),
+                key.usage_key(KeyUsage::PAC_CHECKSUM),
+            ) else {
                 continue;
             };
             keys.push(ServiceKey {
                 principal: e.principal.clone(),
                 kvno: e.kvno,
                 ticket_key,
+                pac_key,
                 key: key.clone(),
                 retired_at: None,
             });
@@ -90,6 +96,7 @@ impl ServiceKeys {
                 kvno: old.kvno,
                 key: old.key.clone(),
                 ticket_key: old.ticket_key.clone(),
+                pac_key: old.pac_key.clone(),
                 retired_at: Some(retired_at),
             });
         }
@@ -116,6 +123,7 @@ impl ServiceKeys {
                 kvno: k.kvno,
                 key: k.key.clone(),
                 ticket_key: k.ticket_key.clone(),
+                pac_key: k.pac_key.clone(),
                 retired_at: k.retired_at,
             })
             .collect();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kdc_bridge::proto::acceptor::{
-    AcceptRequest, Accepted, Acceptor, AcceptorConfig, Randomness, DEFAULT_SKEW_SECS,
+    AcceptRequest, Accepted, Acceptor, AcceptorConfig, PacPolicy, Randomness, DEFAULT_SKEW_SECS,
 };
 use kdc_bridge::proto::error::AcceptError;
 use kdc_bridge::proto::keys::ServiceKeys;
@@ -67,6 +67,8 @@ impl Service {
         let keytab = Keytab::extract(&vector(keytab)).expect("keytab fixture parses");
         let config = AcceptorConfig {
             spns: vec![Principal::parse(spn).expect("SPN")],
+            // Every AD ticket carries a PAC.
+            pac: PacPolicy::Require,
             ..AcceptorConfig::default()
         };
         let ttl = Duration::from_secs(2 * DEFAULT_SKEW_SECS.unsigned_abs());
