@@ -8,6 +8,8 @@ use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
 use crate::auth::Authenticator;
+use crate::config::DegradedPolicy;
+use crate::identity::resolve::Resolver;
 use crate::metrics::Metrics;
 
 /// The admin HTTP app.
@@ -17,6 +19,68 @@ pub struct Admin {
     pub auth: Arc<Authenticator>,
     /// The registry.
     pub metrics: Metrics,
+    /// The directory's state, for `/readyz`.
+    pub resolver: Arc<Resolver>,
+    /// What sign-in does without a DC.
+    pub degraded: DegradedPolicy,
+}
+
+impl Admin {
+    /// `/readyz`: 503 without service keys. Without any DC in rotation the gateway still
+    /// signs users in from PACs and cache (`allow-with-pac`): it answers 200 with `degraded`
+    /// in the body, so a load balancer keeps it, while dashboards and probes that read the
+    /// body see it; with `degraded = "deny"` it answers 503.
+    fn readiness(&self) -> Response<Vec<u8>> {
+        if !self.auth.has_keys() {
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                b"not ready: no service keys loaded\n".to_vec(),
+            );
+        }
+        let Some(status) = self.resolver.status() else {
+            return plain(StatusCode::OK, "text/plain", b"ready\n".to_vec());
+        };
+        let mut body = String::new();
+        for dc in &status.dcs {
+            let latency = dc
+                .latency
+                .map(|l| format!(" {:.1} ms", l.as_secs_f64() * 1000.0))
+                .unwrap_or_default();
+            let failure = dc
+                .last_failure
+                .map(|f| format!(" last failure: {f}"))
+                .unwrap_or_default();
+            body.push_str(&format!(
+                "dc {} {}{latency}{failure}\n",
+                dc.dc,
+                if dc.up { "up" } else { "down" }
+            ));
+        }
+        if status.is_available() {
+            plain(
+                StatusCode::OK,
+                "text/plain",
+                format!("ready\n{body}").into_bytes(),
+            )
+        } else if self.degraded == DegradedPolicy::Deny {
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                format!(
+                    "not ready: no domain controller reachable (directory.degraded = deny)\n{body}"
+                )
+                .into_bytes(),
+            )
+        } else {
+            plain(
+                StatusCode::OK,
+                "text/plain",
+                format!("degraded: no domain controller reachable; signing in with PACs and cached attributes\n{body}")
+                    .into_bytes(),
+            )
+        }
+    }
 }
 
 fn plain(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -33,19 +97,10 @@ impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         match session.req_header().uri.path() {
             "/healthz" => plain(StatusCode::OK, "text/plain", b"ok\n".to_vec()),
-            "/readyz" => {
-                if self.auth.has_keys() {
-                    plain(StatusCode::OK, "text/plain", b"ready\n".to_vec())
-                } else {
-                    plain(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "text/plain",
-                        b"no service keys loaded\n".to_vec(),
-                    )
-                }
-            }
+            "/readyz" => self.readiness(),
             "/metrics" => {
                 self.auth.refresh_gauges();
+                let _ = self.resolver.status();
                 plain(
                     StatusCode::OK,
                     "text/plain; version=0.0.4",

@@ -54,6 +54,7 @@ impl Authenticator {
             spns: cfg.spns.clone(),
             max_skew_secs: cfg.max_skew_secs,
             channel_bindings: cfg.channel_bindings,
+            pac: cfg.pac,
         });
         let ttl = std::time::Duration::from_secs(
             u64::try_from(cfg.max_skew_secs.saturating_mul(2)).unwrap_or(600),
@@ -119,6 +120,13 @@ impl Authenticator {
             }
             Err(e) => {
                 self.record_failure(e.reason());
+                if let Some(pac) = e.pac_reason() {
+                    self.metrics
+                        .directory
+                        .pac_failures
+                        .with_label_values(&[pac])
+                        .inc();
+                }
                 let detail = e.to_string();
                 match e.fault() {
                     Fault::Client => tracing::info!(

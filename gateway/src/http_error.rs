@@ -21,6 +21,10 @@ pub enum Refusal {
     NotFound,
     /// A path we will not route (encoded separators): 400.
     BadRequest,
+    /// A signed-in user AD refuses (a disabled account): 403.
+    Forbidden,
+    /// No domain controller answers and the policy needs one: 503.
+    Unavailable,
 }
 
 const TOO_LARGE_BODY: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -30,6 +34,15 @@ many groups; ask your administrator.</p></body></html>\n";
 
 const BAD_REQUEST_BODY: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <title>Bad request</title></head><body><h1>Bad request</h1></body></html>\n";
+
+const FORBIDDEN_BODY: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Access denied</title></head><body><h1>Access denied</h1>\
+<p>Your account is disabled in the company directory. Contact your administrator.</p>\
+</body></html>\n";
+
+const UNAVAILABLE_BODY: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Sign-in unavailable</title></head><body><h1>Sign-in temporarily unavailable</h1>\
+<p>The company directory cannot be reached. Try again in a minute.</p></body></html>\n";
 
 const NOT_FOUND_BODY: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <title>Not found</title></head><body><h1>Not found</h1></body></html>\n";
@@ -43,11 +56,16 @@ pub fn response(
         Refusal::Challenge => (401, challenge_body.clone()),
         Refusal::HeaderTooLarge => (431, Bytes::from_static(TOO_LARGE_BODY.as_bytes())),
         Refusal::NotFound => (404, Bytes::from_static(NOT_FOUND_BODY.as_bytes())),
+        Refusal::Forbidden => (403, Bytes::from_static(FORBIDDEN_BODY.as_bytes())),
+        Refusal::Unavailable => (503, Bytes::from_static(UNAVAILABLE_BODY.as_bytes())),
         Refusal::BadRequest => (400, Bytes::from_static(BAD_REQUEST_BODY.as_bytes())),
     };
-    let mut h = ResponseHeader::build(status, Some(4))?;
+    let mut h = ResponseHeader::build(status, Some(5))?;
     if *refusal == Refusal::Challenge {
         h.insert_header(WWW_AUTHENTICATE, CHALLENGE)?;
+    }
+    if *refusal == Refusal::Unavailable {
+        h.insert_header(http::header::RETRY_AFTER, "30")?;
     }
     h.insert_header(CONTENT_TYPE, "text/html; charset=utf-8")?;
     h.insert_header(CONTENT_LENGTH, body.len().to_string())?;

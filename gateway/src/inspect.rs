@@ -7,13 +7,16 @@
 
 use std::fmt::Write as _;
 
-use kdc_bridge::proto::acceptor::{AcceptRequest, Acceptor, AcceptorConfig, Randomness, Trace};
+use kdc_bridge::proto::acceptor::{
+    AcceptRequest, Acceptor, AcceptorConfig, PacPolicy, PacTrace, Randomness, Trace,
+};
 use kdc_bridge::proto::crypto::Enctype;
 use kdc_bridge::proto::error::AcceptError;
 use kdc_bridge::proto::gss::ChannelBindingPolicy;
 use kdc_bridge::proto::keys::ServiceKeys;
 pub use kdc_bridge::proto::krb::asn1::format_rfc3339;
 use kdc_bridge::proto::krb::asn1::parse_time;
+use kdc_bridge::proto::pac::PacError;
 use kdc_bridge::proto::principal::Principal;
 use kdc_bridge::proto::replay::NoReplayCheck;
 use kdc_bridge::proto::spnego::{Framing, KrbOid};
@@ -139,6 +142,7 @@ pub fn inspect(token: &[u8], how: &Inspection<'_>) -> Report {
         spns: how.spns.clone(),
         max_skew_secs: how.max_skew_secs,
         channel_bindings: ChannelBindingPolicy::Ignore,
+        pac: PacPolicy::VerifyIfPresent,
     });
     let mut trace = Trace::default();
     let req = AcceptRequest {
@@ -274,7 +278,88 @@ pub fn advice(e: &AcceptError, trace: &Trace) -> String {
         AcceptError::Replay | AcceptError::ReplayCacheUnavailable { .. } => {
             "the same token was used before: every request needs a fresh token".into()
         }
+        AcceptError::BadPac(e) => pac_advice(e),
         _ => "see docs/troubleshooting.md".into(),
+    }
+}
+
+fn pac_advice(e: &PacError) -> String {
+    match e {
+        PacError::NoPac => "the KDC put no PAC in the ticket: AD leaves it out when the service \
+             account has NO_AUTH_DATA_REQUIRED (userAccountControl 0x2000000); clear that flag \
+             on the account, or set kerberos.pac = \"verify-if-present\""
+            .into(),
+        PacError::BadServerChecksum => "the PAC's server signature does not match the keytab \
+             key: the PAC was changed after the KDC signed it (a forged or tampered ticket), or a \
+             KDC copied it from another ticket without signing it again; ask the client to sign \
+             in again and check which KDC issued the ticket"
+            .into(),
+        PacError::ClientNameMismatch { .. } | PacError::AuthTimeMismatch { .. } => "the PAC \
+             belongs to another ticket than the one it is in (a tampered ticket, or a KDC bug): \
+             the ticket cannot be trusted"
+            .into(),
+        PacError::UnsupportedChecksum { .. } => "the PAC is signed with a checksum type the \
+             gateway does not accept for this key; check the enctypes of the service account \
+             (msDS-SupportedEncryptionTypes) and the keytab"
+            .into(),
+        _ => "the PAC does not parse: a KDC that writes non-standard PACs, or a damaged token; \
+             set kerberos.pac = \"ignore\" only if the KDC is known to write broken PACs"
+            .into(),
+    }
+}
+
+/// The PAC as lines of the report.
+fn pac_lines(pac: &PacTrace, line: &mut dyn FnMut(&str, String)) {
+    let id = match pac {
+        PacTrace::Absent => return line("PAC", "none in the ticket".into()),
+        PacTrace::Undecodable(e) => return line("PAC", format!("does not parse: {e}")),
+        PacTrace::Decoded(id) => id,
+    };
+    line(
+        "PAC account",
+        format!("{}\\{}", id.logon_domain_name, id.account_name),
+    );
+    if let Some(upn) = &id.upn {
+        line("PAC UPN", upn.clone());
+    }
+    line("PAC user SID", id.user_sid.to_string());
+    const SHOWN: usize = 8;
+    let mut groups: Vec<String> = id
+        .group_sids
+        .iter()
+        .take(SHOWN)
+        .map(ToString::to_string)
+        .collect();
+    if id.group_sids.len() > SHOWN {
+        groups.push(format!(
+            "… {} more (--json lists all)",
+            id.group_sids.len() - SHOWN
+        ));
+    }
+    line(
+        "PAC groups",
+        format!("{}: {}", id.group_sids.len(), groups.join(", ")),
+    );
+}
+
+/// The PAC as JSON.
+fn pac_json(pac: Option<&PacTrace>) -> serde_json::Value {
+    match pac {
+        None => serde_json::Value::Null,
+        Some(PacTrace::Absent) => serde_json::json!({ "present": false }),
+        Some(PacTrace::Undecodable(e)) => serde_json::json!({
+            "present": true, "error": e.to_string(), "reason": e.reason(),
+        }),
+        Some(PacTrace::Decoded(id)) => serde_json::json!({
+            "present": true,
+            "account": id.account_name,
+            "logon_domain": id.logon_domain_name,
+            "upn": id.upn,
+            "dns_domain": id.dns_domain,
+            "user_sid": id.user_sid.to_string(),
+            "group_count": id.group_sids.len(),
+            "group_sids": id.group_sids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }),
     }
 }
 
@@ -305,6 +390,9 @@ pub fn render_text(r: &Report) -> String {
     }
     if let Some(c) = &t.client {
         line("client", c.to_string());
+    }
+    if let Some(pac) = &t.pac {
+        pac_lines(pac, &mut line);
     }
     if let Some((auth, start, end)) = t.ticket_times {
         line("ticket authtime", format_rfc3339(auth));
@@ -372,6 +460,7 @@ pub fn render_json(r: &Report) -> String {
         "ticket_endtime": s(t.ticket_times.map(|(_, _, e)| format_rfc3339(e))),
         "authenticator_time": s(t.authenticator_time.map(|(c, _)| format_rfc3339(c))),
         "channel_bound": t.channel_bound,
+        "pac": pac_json(t.pac.as_ref()),
         "at": format_rfc3339(r.at),
         "verdict": if r.accepted_client.is_some() { "accept" } else { "reject" },
         "reason": s(r.error.as_ref().map(|e| e.reason().to_owned())),

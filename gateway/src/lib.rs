@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 #[cfg(feature = "server")]
 pub mod http_error;
+pub mod identity;
 pub mod inspect;
 #[cfg(feature = "server")]
 pub mod keytab_reload;

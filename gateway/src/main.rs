@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use kdc_bridge::net::keytab_watch::KeytabWatcher;
+use kdc_bridge::net::ldap::Directory;
 use pingora::apps::http_app::HttpServer;
 use pingora::listeners::tls::TlsSettings;
 use pingora::protocols::http::v2::server::default_h2_options;
@@ -15,7 +17,10 @@ use pingora::server::Server;
 use pingora::services::background::GenBackgroundService;
 use pingora::services::listening::Service;
 
-use gateway::config::{self, Config, FileChecks};
+use gateway::config::{self, Config, DegradedPolicy, DirectorySettings, FileChecks};
+use gateway::identity::health::DirectoryHealth;
+use gateway::identity::observer::MetricsObserver;
+use gateway::identity::resolve::Resolver;
 use gateway::proxy::{Gateway, ListenerInfo, Sessions};
 use gateway::{admin, auth, keytab_reload, metrics, session, tls};
 
@@ -254,15 +259,57 @@ fn run(cfg: Config) -> ExitCode {
     }
     init_logging(&cfg.log);
     let route_labels: Vec<String> = cfg.routes.iter().map(|r| r.prefix.clone()).collect();
-    let metrics = metrics::Metrics::new(&route_labels);
+    let dc_labels: Vec<String> = cfg
+        .directory
+        .iter()
+        .flat_map(|d| d.dcs.iter().map(ToString::to_string))
+        .collect();
+    let metrics = metrics::Metrics::with_dcs(&route_labels, &dc_labels);
     let Config {
         kerberos,
         session,
         listeners,
         routes,
         admin,
+        directory,
+        identity,
         ..
     } = cfg;
+    let degraded = directory
+        .as_ref()
+        .map_or(DegradedPolicy::AllowWithPac, |d| d.degraded);
+    let health = directory
+        .as_ref()
+        .map(|d| (d.health_check_interval, d.srv_domain.is_some()));
+    let ldap = match directory
+        .as_ref()
+        .map(DirectorySettings::ldap_config)
+        .transpose()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let observer = Arc::new(MetricsObserver::new(metrics.directory.clone()));
+    let directory = match ldap.map(|c| Directory::new(c, observer)).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let session_lifetime = session
+        .as_ref()
+        .map_or(Duration::from_secs(8 * 3600), |s| s.lifetime);
+    let resolver = Arc::new(Resolver::new(
+        directory,
+        degraded,
+        session_lifetime,
+        100_000,
+        metrics.directory.clone(),
+    ));
     let mut kerberos = kerberos;
     let keys = std::mem::take(&mut kerberos.initial_keys);
     let auth = Arc::new(auth::Authenticator::new(&kerberos, keys, metrics.clone()));
@@ -303,15 +350,12 @@ fn run(cfg: Config) -> ExitCode {
             strip_headers.push(name);
         }
     }
-    let Ok(user_header) = http::HeaderName::from_bytes(cfg.user_header.as_bytes()) else {
-        eprintln!("identity.user_header is not a valid header name");
-        return ExitCode::FAILURE;
-    };
     let gateway = Gateway {
         routes,
         auth: Arc::clone(&auth),
         sessions,
-        user_header,
+        identity,
+        resolver: Arc::clone(&resolver),
         strip_headers,
         challenge_body: Bytes::from(cfg.challenge_body),
         max_authorization_bytes: kerberos.max_authorization_bytes,
@@ -373,6 +417,8 @@ fn run(cfg: Config) -> ExitCode {
         let app = admin::Admin {
             auth: Arc::clone(&auth),
             metrics: metrics.clone(),
+            resolver: Arc::clone(&resolver),
+            degraded,
         };
         let mut svc = Service::new("iwa-gateway admin".to_owned(), HttpServer::new_app(app));
         svc.add_tcp(&admin_addr.to_string());
@@ -390,6 +436,17 @@ fn run(cfg: Config) -> ExitCode {
         "keytab reload".to_owned(),
         Arc::new(reloader),
     ));
+
+    if let Some((interval, discovery)) = health {
+        server.add_service(GenBackgroundService::new(
+            "directory health".to_owned(),
+            Arc::new(DirectoryHealth {
+                resolver,
+                interval,
+                discovery,
+            }),
+        ));
+    }
 
     tracing::info!(target: "admin", listeners = listeners.len(), "iwa-gateway starting");
     server.run_forever()

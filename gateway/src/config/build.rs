@@ -7,12 +7,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use kdc_bridge::proto::acceptor::PacPolicy;
 use kdc_bridge::proto::gss::ChannelBindingPolicy;
 use kdc_bridge::proto::keys::ServiceKeys;
 use kdc_bridge::proto::keytab::Keytab;
 use kdc_bridge::proto::principal::Principal;
 
+use super::directory::build_directory;
 use super::file::{self, FileConfig};
+use super::identity::build_identity;
 use super::{
     Config, FileChecks, KerberosConfig, ListenerConfig, LogConfig, Problem, Route, RouteAuth,
     SessionConfig, TlsFiles, DEFAULT_CHALLENGE_BODY, VERSION,
@@ -25,7 +28,7 @@ pub(super) struct Collector {
 }
 
 impl Collector {
-    fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             key: key.into(),
             message: message.into(),
@@ -48,7 +51,7 @@ pub(super) fn toml_problem(text: &str, e: &toml::de::Error) -> Problem {
 }
 
 /// Resolves `p` against the config file's directory.
-fn resolve(base: &Path, p: &Path) -> PathBuf {
+pub(super) fn resolve(base: &Path, p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_owned()
     } else {
@@ -87,7 +90,7 @@ fn read_challenge_body(path: &Path) -> Result<String, String> {
 }
 
 /// Reads a secret file, checking that other users cannot read it.
-fn read_secret(c: &mut Collector, key: &str, path: &Path) -> Option<Vec<u8>> {
+pub(super) fn read_secret(c: &mut Collector, key: &str, path: &Path) -> Option<Vec<u8>> {
     use std::os::unix::fs::PermissionsExt as _;
     if c.files == FileChecks::Skip {
         return None;
@@ -128,7 +131,7 @@ fn read_secret(c: &mut Collector, key: &str, path: &Path) -> Option<Vec<u8>> {
     }
 }
 
-fn socket_addr(c: &mut Collector, key: &str, s: &str) -> Option<SocketAddr> {
+pub(super) fn socket_addr(c: &mut Collector, key: &str, s: &str) -> Option<SocketAddr> {
     match s.parse() {
         Ok(a) => Some(a),
         Err(_) => {
@@ -141,7 +144,7 @@ fn socket_addr(c: &mut Collector, key: &str, s: &str) -> Option<SocketAddr> {
     }
 }
 
-fn positive<T: PartialOrd + Default + Copy + fmt::Display>(
+pub(super) fn positive<T: PartialOrd + Default + Copy + fmt::Display>(
     c: &mut Collector,
     key: &str,
     v: T,
@@ -179,18 +182,16 @@ pub(super) fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Con
         }
     };
     let session = build_session(&f.session, base, c);
-    let user_header = f
-        .identity
-        .user_header
-        .clone()
-        .unwrap_or_else(|| "X-Remote-User".into());
-    if http::HeaderName::from_bytes(user_header.as_bytes()).is_err() {
-        c.add(
-            "identity.user_header",
-            format!("`{user_header}` is not a valid header name"),
-        );
-    }
-    let mut strip_headers = vec![user_header.clone()];
+    let directory = f
+        .directory
+        .as_ref()
+        .and_then(|d| build_directory(d, base, c));
+    let attributes = directory
+        .as_ref()
+        .map(|d| d.attributes.clone())
+        .unwrap_or_default();
+    let identity = build_identity(&f.identity, &attributes, c);
+    let mut strip_headers = identity.names();
     for (i, h) in f.identity.strip_headers.iter().enumerate() {
         if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
             c.add(
@@ -237,7 +238,8 @@ pub(super) fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Con
         admin,
         kerberos: kerberos?,
         session,
-        user_header,
+        directory,
+        identity,
         strip_headers,
         challenge_body,
         routes,
@@ -387,8 +389,21 @@ fn build_kerberos(
             format!("must be between 1024 and 1048576, got {max_auth}"),
         );
     }
+    let pac = match k.pac.as_deref() {
+        None | Some("verify-if-present") => PacPolicy::VerifyIfPresent,
+        Some("require") => PacPolicy::Require,
+        Some("ignore") => PacPolicy::Ignore,
+        Some(other) => {
+            c.add(
+                "kerberos.pac",
+                format!("`{other}` is not one of: verify-if-present, require, ignore"),
+            );
+            PacPolicy::VerifyIfPresent
+        }
+    };
     Some(KerberosConfig {
         keytab,
+        pac,
         spns,
         max_skew_secs,
         keytab_poll: Duration::from_secs(poll),

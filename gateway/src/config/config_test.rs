@@ -1,6 +1,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 
+use kdc_bridge::proto::acceptor::PacPolicy;
 use kdc_bridge::proto::crypto::{Enctype, Key};
 use kdc_bridge::proto::keytab::{Keytab, KeytabEntry};
 
@@ -76,8 +77,17 @@ fn accepts_the_good_config() {
     assert_eq!(cfg.routes[0].prefix, "/public");
     assert_eq!(cfg.routes[0].auth, RouteAuth::Public);
     assert_eq!(cfg.routes[1].sni, "127.0.0.1");
-    assert_eq!(cfg.strip_headers, vec!["X-Remote-User".to_owned()]);
+    // Every identity header the gateway may set is stripped from clients.
+    assert_eq!(
+        cfg.strip_headers,
+        ["X-Remote-User", "X-Remote-Groups", "X-Remote-SID"]
+    );
+    assert!(cfg.directory.is_none());
+    assert_eq!(cfg.kerberos.pac, PacPolicy::VerifyIfPresent);
 }
+
+#[path = "directory_test.rs"]
+mod directory;
 
 #[test]
 fn names_the_key_and_the_problem() {

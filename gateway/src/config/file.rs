@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub admin: Option<AdminSection>,
     /// The service keytab and the acceptor.
     pub kerberos: Option<KerberosSection>,
+    /// Active Directory over LDAP: attributes and groups, DCs and failover.
+    pub directory: Option<DirectorySection>,
     /// The session cookie.
     #[serde(default)]
     pub session: SessionSection,
@@ -105,6 +107,88 @@ pub struct KerberosSection {
     pub channel_bindings: Option<String>,
     /// Largest accepted `Authorization` header value (bytes).
     pub max_authorization_bytes: Option<usize>,
+    /// The ticket's PAC: `verify-if-present` (default), `require` or `ignore`.
+    pub pac: Option<String>,
+}
+
+/// `[directory]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySection {
+    /// Domain controllers, tried in this order until their latencies are known.
+    #[serde(default)]
+    pub dcs: Vec<DcSection>,
+    /// Find DCs through DNS SRV records of this AD domain (after the static ones).
+    pub srv_domain: Option<String>,
+    /// The AD site whose DCs are preferred in SRV discovery.
+    pub site: Option<String>,
+    /// `ldaps` (default), `starttls` or `plain`.
+    pub security: Option<String>,
+    /// Must be true for `security = "plain"`.
+    #[serde(default)]
+    pub insecure: bool,
+    /// PEM bundle of the CA(s) that issued the DCs' certificates.
+    pub ca_file: Option<PathBuf>,
+    /// The service account (DN or UPN).
+    pub bind_dn: Option<String>,
+    /// A file holding the service account's password (mode 600).
+    pub bind_password_file: Option<PathBuf>,
+    /// Where users and groups are searched.
+    pub base_dn: Option<String>,
+    /// LDAP attributes read for each user.
+    pub attributes: Option<Vec<String>>,
+    /// When no DC answers: `allow-with-pac` (default) or `deny`.
+    pub degraded: Option<String>,
+    /// Seconds between DC health checks.
+    pub health_check_interval_seconds: Option<u64>,
+    /// Consecutive failures that take a DC out of rotation.
+    pub failures_to_down: Option<u32>,
+    /// Consecutive successes that bring it back.
+    pub successes_to_up: Option<u32>,
+    /// LDAP connections kept per DC.
+    pub pool_size: Option<usize>,
+    /// TCP connect timeout (milliseconds).
+    pub connect_timeout_ms: Option<u64>,
+    /// TLS handshake timeout (milliseconds).
+    pub handshake_timeout_ms: Option<u64>,
+    /// Bind timeout (milliseconds).
+    pub bind_timeout_ms: Option<u64>,
+    /// Search timeout (milliseconds).
+    pub search_timeout_ms: Option<u64>,
+    /// Budget of one lookup across every DC it tries (milliseconds).
+    pub request_timeout_ms: Option<u64>,
+    /// Seconds a user's attributes are served without asking AD.
+    pub cache_ttl_seconds: Option<u64>,
+    /// Seconds after that they are still served (refreshing, or degraded when AD is down).
+    pub cache_max_stale_seconds: Option<u64>,
+    /// Seconds an unknown user is remembered.
+    pub negative_cache_ttl_seconds: Option<u64>,
+    /// Most users cached.
+    pub cache_capacity: Option<u64>,
+    /// Most groups accepted for one user.
+    pub max_groups: Option<usize>,
+}
+
+/// One entry of `directory.dcs`: `"host[:port]"` or a table.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum DcSection {
+    /// `"dc1.corp.test"` or `"dc1.corp.test:636"`.
+    Name(String),
+    /// `{ host = "dc1.corp.test", port = 636, address = "10.0.0.5:636" }`.
+    Table(DcTable),
+}
+
+/// `{ host, port, address }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DcTable {
+    /// The name the DC's certificate carries.
+    pub host: String,
+    /// Default: 636 for LDAPS, 389 otherwise.
+    pub port: Option<u16>,
+    /// Connect here instead of resolving `host` (`ip:port`).
+    pub address: Option<String>,
 }
 
 /// `[session]`.
@@ -131,6 +215,22 @@ pub struct IdentitySection {
     /// More headers to remove from every client request.
     #[serde(default)]
     pub strip_headers: Vec<String>,
+    /// `headers` (default: one header per item) or `json` (one header with a JSON object).
+    pub format: Option<String>,
+    /// The header of the `json` format.
+    pub json_header: Option<String>,
+    /// The header listing the user's groups (`headers` format).
+    pub groups_header: Option<String>,
+    /// Only groups whose name (or SID) matches one of these patterns (`*` and `?`, case
+    /// ignored) are sent. Default: all.
+    #[serde(default)]
+    pub group_patterns: Vec<String>,
+    /// LDAP attribute → header (`headers` format), e.g. `mail = "X-Remote-Email"`.
+    pub attribute_headers: Option<std::collections::BTreeMap<String, String>>,
+    /// The header carrying the user's SID (`headers` format).
+    pub sid_header: Option<String>,
+    /// Largest identity header value (bytes); groups past it are left out and counted.
+    pub max_header_bytes: Option<usize>,
 }
 
 /// `[challenge]`.

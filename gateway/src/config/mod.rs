@@ -4,13 +4,16 @@
 //! `iwa-gateway check-config` shows them all.
 
 mod build;
+pub mod directory;
 pub mod file;
+pub mod identity;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use kdc_bridge::proto::acceptor::PacPolicy;
 use kdc_bridge::proto::gss::ChannelBindingPolicy;
 use kdc_bridge::proto::keys::ServiceKeys;
 use kdc_bridge::proto::principal::Principal;
@@ -21,6 +24,8 @@ use self::build::{build, toml_problem, Collector};
 use self::file::FileConfig;
 
 pub use self::build::MAX_CHALLENGE_BODY_BYTES;
+pub use self::directory::{DcAddress, DegradedPolicy, DirectorySettings, LdapSecurity};
+pub use self::identity::{HeaderFormat, IdentityHeaders};
 
 /// The one configuration format version.
 pub const VERSION: u32 = 1;
@@ -129,6 +134,8 @@ pub struct KerberosConfig {
     pub replay_cache_capacity: u64,
     /// Channel bindings policy.
     pub channel_bindings: ChannelBindingPolicy,
+    /// What is done with the ticket's PAC.
+    pub pac: PacPolicy,
     /// Largest `Authorization` value.
     pub max_authorization_bytes: usize,
     /// The keytab as read while checking the configuration.
@@ -172,8 +179,10 @@ pub struct Config {
     pub kerberos: KerberosConfig,
     /// Session cookie, if enabled.
     pub session: Option<SessionConfig>,
-    /// Header carrying the user.
-    pub user_header: String,
+    /// Active Directory over LDAP, if configured.
+    pub directory: Option<DirectorySettings>,
+    /// The identity headers.
+    pub identity: IdentityHeaders,
     /// Headers removed from every client request (the user header included).
     pub strip_headers: Vec<String>,
     /// Body of the 401 challenge.

@@ -12,6 +12,10 @@ use kdc_bridge::proto::error::AcceptError;
 
 use crate::negotiate::HeaderError;
 
+mod directory;
+
+pub use self::directory::{DirectoryMetrics, LOOKUP_RESULTS};
+
 /// All metrics.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -34,9 +38,11 @@ pub struct Metrics {
     pub keytab_keys: IntGaugeVec,
     /// `iwagw_challenges_total`: 401s sent to clients that sent no credentials.
     pub challenges: IntCounterVec,
+    /// The directory's and the PAC's series.
+    pub directory: DirectoryMetrics,
 }
 
-fn must<T>(r: prometheus::Result<T>) -> T {
+pub(crate) fn must<T>(r: prometheus::Result<T>) -> T {
     match r {
         Ok(v) => v,
         // Metric definitions are constants: a failure here is a programming error found by
@@ -48,6 +54,11 @@ fn must<T>(r: prometheus::Result<T>) -> T {
 impl Metrics {
     /// Registers every metric, with the label values known up front.
     pub fn new(routes: &[String]) -> Self {
+        Self::with_dcs(routes, &[])
+    }
+
+    /// [`Metrics::new`], with the configured DCs' labels.
+    pub fn with_dcs(routes: &[String], dcs: &[String]) -> Self {
         let registry = Registry::new();
         let build_info = must(IntGaugeVec::new(
             Opts::new(
@@ -164,8 +175,10 @@ impl Metrics {
         ] {
             must(registry.register(c));
         }
+        let directory = DirectoryMetrics::register(&registry, dcs);
         Self {
             registry,
+            directory,
             handshakes,
             accept_duration,
             token_size,

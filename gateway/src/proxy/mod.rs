@@ -12,14 +12,23 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
 use http::HeaderName;
+use kdc_bridge::proto::pac::PacIdentity;
+use kdc_bridge::proto::principal::Principal;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{ProxyHttp, Session};
 use pingora::Result;
 
+mod request;
+
+use self::request::{
+    normalize_path, request_id, strip_identity_headers, under_prefix, PathError, REQUEST_ID,
+};
 use crate::auth::{unix_now, Authenticator};
-use crate::config::{Route, RouteAuth};
+use crate::config::{IdentityHeaders, Route, RouteAuth};
 use crate::http_error::{self, Refusal};
+use crate::identity::headers;
+use crate::identity::resolve::{Denied, Resolver};
 use crate::metrics::Metrics;
 use crate::negotiate;
 use crate::session::{find_cookie, strip_cookie, CookieRejection, KeyRing, Session as UserSession};
@@ -53,8 +62,10 @@ pub struct Gateway {
     pub auth: Arc<Authenticator>,
     /// Session cookies, if enabled.
     pub sessions: Option<Sessions>,
-    /// The identity header.
-    pub user_header: HeaderName,
+    /// The identity headers.
+    pub identity: IdentityHeaders,
+    /// Groups and attributes from the PAC and AD.
+    pub resolver: Arc<Resolver>,
     /// Headers removed from every client request.
     pub strip_headers: Vec<HeaderName>,
     /// Body of the 401.
@@ -74,129 +85,62 @@ pub struct RequestCtx {
     started: Option<Instant>,
     route: Option<usize>,
     principal: Option<String>,
+    identity_headers: Vec<(String, String)>,
     response_token: Option<Vec<u8>>,
     set_cookie: Option<String>,
     upstream_started: Option<Instant>,
 }
 
-/// Header carrying the request id to the upstream (and from a front load balancer to us).
-const REQUEST_ID: &str = "x-request-id";
-
-/// The request id: the one a front load balancer set, if it is short printable ASCII, so logs
-/// line up across hops; otherwise 16 random hex digits.
-fn request_id(req: &RequestHeader) -> String {
-    if let Some(v) = req.headers.get(REQUEST_ID) {
-        let b = v.as_bytes();
-        if !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic()) {
-            return String::from_utf8_lossy(b).into_owned();
-        }
-    }
-    format!("{:016x}", rand::random::<u64>())
-}
-
-/// Whether `path` falls under `prefix`, on path-segment boundaries (`/app` covers `/app` and
-/// `/app/x`, not `/application`).
-fn under_prefix(path: &str, prefix: &str) -> bool {
-    match path.strip_prefix(prefix) {
-        Some(rest) => {
-            prefix.ends_with('/')
-                || rest.is_empty()
-                || rest.starts_with('/')
-                || rest.starts_with('?')
-        }
-        None => false,
-    }
-}
-
-/// Why a request path is refused before routing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathError {
-    /// An encoded `/` or `\`, or a raw `\`: upstreams disagree on what they mean, so a
-    /// route decision made on them could be undone upstream.
-    AmbiguousSeparator,
-}
-
-/// The path that routing and the upstream both see: RFC 3986 §5.2.4 dot segments removed
-/// (`%2e` counts as `.`), so `/static/../admin` is routed as `/admin`, never under `/static/`.
-/// Returns `None` when the path is already normal.
-pub fn normalize_path(path: &str) -> Result<Option<String>, PathError> {
-    let lower = path.to_ascii_lowercase();
-    if path.contains('\\') || lower.contains("%2f") || lower.contains("%5c") {
-        return Err(PathError::AmbiguousSeparator);
-    }
-    let is_dot = |seg: &str| {
-        let s = seg.to_ascii_lowercase().replace("%2e", ".");
-        s == "." || s == ".."
-    };
-    if !path.split('/').any(is_dot) {
-        return Ok(None);
-    }
-    let mut out: Vec<&str> = Vec::new();
-    let segments: Vec<&str> = path.split('/').collect();
-    let last = segments.len().saturating_sub(1);
-    for (i, seg) in segments.iter().enumerate() {
-        let s = seg.to_ascii_lowercase().replace("%2e", ".");
-        match s.as_str() {
-            "." => {
-                if i == last {
-                    out.push("");
-                }
-            }
-            ".." => {
-                if out.len() > 1 {
-                    out.pop();
-                }
-                if i == last {
-                    out.push("");
-                }
-            }
-            _ => out.push(seg),
-        }
-    }
-    let joined = out.join("/");
-    Ok(Some(if joined.starts_with('/') {
-        joined
-    } else {
-        format!("/{joined}")
-    }))
-}
-
-/// Whether an upstream may read header `name` as `identity`: the same name ignoring case and
-/// `_` versus `-`, since CGI-style upstreams (PHP, WSGI, Rack) see both `X-Remote-User` and
-/// `X_Remote_User` as `HTTP_X_REMOTE_USER`.
-fn same_for_cgi(name: &str, identity: &str) -> bool {
-    let fold = |b: u8| {
-        if b == b'_' {
-            b'-'
-        } else {
-            b.to_ascii_lowercase()
-        }
-    };
-    name.len() == identity.len()
-        && name
-            .bytes()
-            .zip(identity.bytes())
-            .all(|(a, b)| fold(a) == fold(b))
-}
-
-/// Removes the identity headers a client sent, in every spelling an upstream may take for them.
-fn strip_identity_headers(req: &mut RequestHeader, identity: &[HeaderName]) {
-    let doomed: Vec<HeaderName> = req
-        .headers
-        .keys()
-        .filter(|n| {
-            identity
-                .iter()
-                .any(|i| same_for_cgi(n.as_str(), i.as_str()))
-        })
-        .cloned()
-        .collect();
-    for h in &doomed {
-        req.remove_header(h);
-    }
-}
-
 impl Gateway {
+    /// Resolves the identity of a signed-in `principal` (`pac`: the verified PAC of this
+    /// request's ticket) into `ctx`'s identity headers, or the refusal when AD says no.
+    async fn identify(
+        &self,
+        ctx: &mut RequestCtx,
+        principal: &str,
+        pac: Option<Box<PacIdentity>>,
+    ) -> std::result::Result<(), Refusal> {
+        let Ok(parsed) = Principal::parse(principal) else {
+            // Cookies and tickets only carry principals that parsed before.
+            return Err(Refusal::Challenge);
+        };
+        let identity = match self.resolver.resolve(&parsed, pac).await {
+            Ok(id) => id,
+            Err(denied) => {
+                tracing::info!(
+                    target: "security", event = "authorization", result = "failure",
+                    reason = denied.reason(), principal = %principal, request_id = %ctx.request_id,
+                    "signed-in user refused"
+                );
+                return Err(match denied {
+                    Denied::AccountDisabled => Refusal::Forbidden,
+                    Denied::DirectoryUnavailable => Refusal::Unavailable,
+                });
+            }
+        };
+        let built = headers::build(&self.identity, &identity);
+        if built.groups_dropped > 0 {
+            self.metrics
+                .directory
+                .groups_dropped
+                .with_label_values(&[match &self.identity.format {
+                    crate::config::HeaderFormat::Headers => self.identity.groups_header.as_str(),
+                    crate::config::HeaderFormat::Json { header } => header.as_str(),
+                }])
+                .inc_by(built.groups_dropped as u64);
+            tracing::warn!(
+                event = "identity_headers", principal = %principal, dropped = built.groups_dropped,
+                "groups left out: the identity header reached identity.max_header_bytes; narrow identity.group_patterns"
+            );
+        }
+        tracing::debug!(
+            event = "identity", principal = %principal, source = identity.source.as_str(),
+            groups = identity.groups.len(), "identity resolved"
+        );
+        ctx.identity_headers = built.headers;
+        Ok(())
+    }
+
     fn route_for(&self, path: &str) -> Option<usize> {
         self.routes
             .iter()
@@ -380,9 +324,12 @@ impl ProxyHttp for Gateway {
         }
 
         if let Some(principal) = self.check_cookie(session) {
-            ctx.principal = Some(principal);
             self.strip_session_cookie(session.req_header_mut());
             session.req_header_mut().remove_header(&AUTHORIZATION);
+            if let Err(refusal) = self.identify(ctx, &principal, None).await {
+                return self.refuse(session, refusal).await;
+            }
+            ctx.principal = Some(principal);
             return Ok(false);
         }
 
@@ -429,6 +376,10 @@ impl ProxyHttp for Gateway {
         match span.in_scope(|| self.auth.accept(&token, client, binding.as_ref())) {
             Ok(ok) => {
                 let principal = ok.client.to_string();
+                session.req_header_mut().remove_header(&AUTHORIZATION);
+                if let Err(refusal) = self.identify(ctx, &principal, ok.pac).await {
+                    return self.refuse(session, refusal).await;
+                }
                 let secure = listener.as_ref().is_some_and(|l| l.tls);
                 ctx.set_cookie = self.issue_cookie(&principal, ok.auth_time, ok.end_time, secure);
                 ctx.response_token = ok.response_token;
@@ -478,8 +429,8 @@ impl ProxyHttp for Gateway {
         upstream_request: &mut RequestHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        if let Some(p) = &ctx.principal {
-            upstream_request.insert_header(self.user_header.clone(), p.as_str())?;
+        for (name, value) in ctx.identity_headers.drain(..) {
+            upstream_request.insert_header(name, value)?;
         }
         upstream_request.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
         ctx.upstream_started = Some(Instant::now());
@@ -545,83 +496,5 @@ impl ProxyHttp for Gateway {
             response.append_header(SET_COOKIE, cookie)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{same_for_cgi, strip_identity_headers, under_prefix};
-    use pingora::http::RequestHeader;
-
-    #[test]
-    fn dot_segments_are_removed_before_routing() {
-        use super::{normalize_path, PathError};
-        assert_eq!(normalize_path("/app/x"), Ok(None));
-        assert_eq!(
-            normalize_path("/static/../admin"),
-            Ok(Some("/admin".into()))
-        );
-        assert_eq!(
-            normalize_path("/static/%2e%2e/admin"),
-            Ok(Some("/admin".into()))
-        );
-        assert_eq!(
-            normalize_path("/static/%2E./admin/"),
-            Ok(Some("/admin/".into()))
-        );
-        assert_eq!(normalize_path("/a/./b/."), Ok(Some("/a/b/".into())));
-        assert_eq!(normalize_path("/../../etc"), Ok(Some("/etc".into())));
-        assert_eq!(normalize_path("/a/.."), Ok(Some("/".into())));
-        assert_eq!(normalize_path("/a..b/.c"), Ok(None));
-        assert_eq!(
-            normalize_path("/static%2f..%2fadmin"),
-            Err(PathError::AmbiguousSeparator)
-        );
-        assert_eq!(
-            normalize_path("/static\\..\\admin"),
-            Err(PathError::AmbiguousSeparator)
-        );
-    }
-
-    #[test]
-    fn prefixes_match_on_segments() {
-        assert!(under_prefix("/app", "/app"));
-        assert!(under_prefix("/app/x", "/app"));
-        assert!(!under_prefix("/application", "/app"));
-        assert!(under_prefix("/application", "/"));
-        assert!(under_prefix("/app/", "/app/"));
-        assert!(!under_prefix("/ap", "/app"));
-    }
-
-    #[test]
-    fn identity_headers_match_in_every_cgi_spelling() {
-        assert!(same_for_cgi("x-remote-user", "x-remote-user"));
-        assert!(same_for_cgi("x_remote_user", "x-remote-user"));
-        assert!(same_for_cgi("X_Remote-USER", "x-remote-user"));
-        assert!(!same_for_cgi("x-remote-users", "x-remote-user"));
-        assert!(!same_for_cgi("x-remote-use", "x-remote-user"));
-        assert!(!same_for_cgi("x.remote.user", "x-remote-user"));
-    }
-
-    #[test]
-    fn strips_identity_headers_and_nothing_else() {
-        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
-        for (n, v) in [
-            ("X-Remote-User", "a"),
-            ("x_remote_user", "b"),
-            ("X_REMOTE_GROUPS", "c"),
-            ("X-Other", "d"),
-            ("X-Remote-User-Agent", "e"),
-        ] {
-            req.append_header(n, v).unwrap();
-        }
-        let identity = [
-            http::HeaderName::from_static("x-remote-user"),
-            http::HeaderName::from_static("x-remote-groups"),
-        ];
-        strip_identity_headers(&mut req, &identity);
-        let mut left: Vec<&str> = req.headers.keys().map(|n| n.as_str()).collect();
-        left.sort_unstable();
-        assert_eq!(left, ["x-other", "x-remote-user-agent"]);
     }
 }
