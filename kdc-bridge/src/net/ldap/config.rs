@@ -94,6 +94,23 @@ impl fmt::Debug for Security {
 /// A rustls client configuration (ring provider, TLS 1.2 and 1.3) trusting exactly the CA
 /// certificates of `pem`. `path` names the bundle in errors.
 pub fn tls_config_from_pem(pem: &[u8], path: &str) -> Result<Arc<ClientConfig>, DirectoryError> {
+    let roots = roots_from_pem(pem, path)?;
+    let problem = |problem| DirectoryError::CaBundle {
+        path: path.to_owned(),
+        problem,
+    };
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|_| problem("the TLS provider supports no protocol version"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The trust anchors of a PEM CA bundle: every CERTIFICATE block, at least one. `path` names
+/// the bundle in errors.
+pub fn roots_from_pem(pem: &[u8], path: &str) -> Result<RootCertStore, DirectoryError> {
     let problem = |problem| DirectoryError::CaBundle {
         path: path.to_owned(),
         problem,
@@ -108,13 +125,7 @@ pub fn tls_config_from_pem(pem: &[u8], path: &str) -> Result<Arc<ClientConfig>, 
     if roots.is_empty() {
         return Err(problem("no CERTIFICATE block"));
     }
-    let config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|_| problem("the TLS provider supports no protocol version"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    Ok(Arc::new(config))
+    Ok(roots)
 }
 
 /// [`tls_config_from_pem`] over a file (at most 1 MiB).

@@ -14,7 +14,7 @@
 //! [`directory`] tying them together.
 
 pub mod config;
-mod connect;
+pub(crate) mod connect;
 pub mod directory;
 pub mod error;
 pub mod observer;
@@ -24,11 +24,11 @@ pub mod user;
 mod cache;
 mod groups;
 mod pool;
-mod search;
+pub(crate) mod search;
 
 pub use config::{
-    load_ca_bundle, tls_config_from_pem, BindPassword, CachePolicy, DirectoryConfig, Security,
-    ServiceAccount, Timeouts, DEFAULT_ATTRIBUTES,
+    load_ca_bundle, roots_from_pem, tls_config_from_pem, BindPassword, CachePolicy,
+    DirectoryConfig, Security, ServiceAccount, Timeouts, DEFAULT_ATTRIBUTES,
 };
 pub use directory::{DcStatus, Directory, DirectoryStatus, Freshness, Lookup};
 pub use error::{DirectoryError, Operation, Phase};

@@ -4,3 +4,4 @@ pub mod asn1;
 #[cfg(any(test, feature = "mint"))]
 pub mod build;
 pub mod messages;
+pub mod probe;
