@@ -72,6 +72,12 @@ pub struct GatewayOptions {
     pub tls: bool,
     /// `identity.strip_headers`.
     pub strip_headers: Vec<String>,
+    /// More lines of `[identity]`.
+    pub identity: Vec<String>,
+    /// The body of a `[directory]` section, if any (see [`GatewayOptions::with_directory`]).
+    pub directory: Option<Vec<String>>,
+    /// Files written (mode 0600) into the gateway's directory before it starts.
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 impl GatewayOptions {
@@ -93,8 +99,39 @@ impl GatewayOptions {
             keytab_poll_seconds: 5,
             tls: false,
             strip_headers: vec!["X-Remote-Groups".into()],
+            identity: Vec::new(),
+            directory: None,
+            files: Vec::new(),
         }
     }
+
+    /// With a `[directory]` over `dcs` (TOML values, e.g. a [`real_dc`] table) as the test
+    /// AD's service account, plus `lines`; the bind password goes to `bind.password`.
+    pub fn with_directory(mut self, dcs: &[String], lines: &[&str]) -> Self {
+        let mut body = vec![
+            format!("dcs = [{}]", dcs.join(", ")),
+            format!("ca_file = \"{}\"", ad().path("IWA_AD_CA").display()),
+            format!("bind_dn = \"{}\"", ad().var("IWA_AD_BIND_DN")),
+            "bind_password_file = \"bind.password\"".to_owned(),
+            format!("base_dn = \"{}\"", ad().var("IWA_AD_BASE_DN")),
+        ];
+        body.extend(lines.iter().map(|l| (*l).to_owned()));
+        self.directory = Some(body);
+        self.files.push((
+            "bind.password".into(),
+            format!("{}\n", ad().var("IWA_AD_BIND_PW")).into_bytes(),
+        ));
+        self
+    }
+}
+
+/// The test AD's DC over LDAPS, as a `directory.dcs` entry.
+pub fn real_dc() -> String {
+    format!(
+        "{{ host = \"{}\", address = \"{}:636\" }}",
+        ad().var("IWA_AD_DC_HOST"),
+        ad().var("IWA_AD_DC_IP")
+    )
 }
 
 /// A running gateway in front of its own `iwa-echo`, with routes `/` (negotiate) and
@@ -133,6 +170,9 @@ impl Gateway {
         );
         if opts.tls {
             make_tls_cert(&dir, &host);
+        }
+        for (name, bytes) in &opts.files {
+            dir.write(name, bytes, 0o600);
         }
         let mut last_log = String::new();
         for _ in 0..3 {
@@ -186,6 +226,11 @@ impl Gateway {
             "the gateway did not become ready (config {}):\n{last_log}",
             dir.join("gateway.toml").display()
         );
+    }
+
+    /// `GET /readyz` on the admin listener.
+    pub fn readyz(&self) -> Reply {
+        http_get(self.admin, "/readyz", &[]).expect("the admin listener answers")
     }
 
     /// The host name clients use (`gw.corp.test`); it maps to 127.0.0.1.
@@ -387,7 +432,14 @@ fn gateway_config(
         .iter()
         .map(|h| format!("\"{h}\""))
         .collect();
-    let _ = writeln!(c, "[identity]\nstrip_headers = [{}]\n", strip.join(", "));
+    let _ = writeln!(c, "[identity]\nstrip_headers = [{}]", strip.join(", "));
+    for line in &opts.identity {
+        let _ = writeln!(c, "{line}");
+    }
+    let _ = writeln!(c);
+    if let Some(lines) = &opts.directory {
+        let _ = writeln!(c, "[directory]\n{}\n", lines.join("\n"));
+    }
     let _ = writeln!(c, "[[routes]]\nprefix = \"/\"\nupstream = \"{upstream}\"\n");
     let _ = writeln!(
         c,

@@ -42,13 +42,13 @@ pub use serde_json::Value;
 pub use crate::ad::{ad, Ad, Ccache, Kinit, REALM};
 pub use crate::chromium::{Chromium, ChromiumRun, CHROMIUM};
 pub use crate::curl::Curl;
-pub use crate::gateway::{Gateway, GatewayOptions, NegotiateGet};
+pub use crate::gateway::{real_dc, Gateway, GatewayOptions, NegotiateGet};
 pub use crate::http::{http_get, Echoed, Reply};
 pub use crate::metrics::Metrics;
 pub use crate::negotiate::{
     bound_tokens, decode_token, encode_token, tamper_ticket_cipher, ticket_cipher_range, tokens,
     NTLM_NEGOTIATE,
 };
-pub use crate::process::{e2e_bin, gateway_bin, workspace_root, Scratch};
+pub use crate::process::{e2e_bin, gateway_bin, wait_until, workspace_root, Scratch};
 pub use crate::rng::Counter;
 pub use crate::tls::tls_server_end_point;

@@ -195,7 +195,7 @@ pub(crate) fn free_ports(n: usize) -> Vec<u16> {
 }
 
 /// Polls `ready` every 25 ms until it holds or `timeout` passes; returns whether it held.
-pub(crate) fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
+pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if ready() {
