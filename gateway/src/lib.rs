@@ -9,6 +9,8 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 #[cfg(feature = "server")]
+pub mod doctor;
+#[cfg(feature = "server")]
 pub mod http_error;
 pub mod identity;
 pub mod inspect;

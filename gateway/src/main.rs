@@ -64,6 +64,17 @@ enum Command {
         #[arg(long)]
         syntax_only: bool,
     },
+    /// Check the network path and the Active Directory set-up the configuration needs (DC
+    /// reach, TLS, bind, clock, SPNs, kvno, enctypes), one line per check with the fix. Exit 0
+    /// if nothing failed, 1 if a check failed, 2 if the configuration cannot be read.
+    Doctor {
+        /// The configuration file.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Work with Negotiate tokens copied from a browser or a capture.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -107,6 +118,7 @@ fn main() -> ExitCode {
             };
             check_config(&config, files)
         }
+        Command::Doctor { config, json } => doctor(&config, json),
         Command::Token(TokenCommand::Inspect {
             keytab,
             at,
@@ -145,6 +157,25 @@ fn check_config(config: &std::path::Path, files: FileChecks) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+#[allow(clippy::print_stdout, reason = "the CLI reports to stdout")]
+fn doctor(config: &std::path::Path, json: bool) -> ExitCode {
+    use gateway::doctor;
+    let cfg = match Config::load(config) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let checks = doctor::run_checks(&cfg, config);
+    if json {
+        println!("{}", doctor::render_json(&checks));
+    } else {
+        print!("{}", doctor::render_text(&checks));
+    }
+    ExitCode::from(doctor::exit_code(&checks))
 }
 
 #[allow(clippy::print_stdout, reason = "the CLI reports to stdout")]

@@ -119,16 +119,16 @@ async fn unreachable_dc_names_the_port_and_the_path() {
     let checks = run(&config, ad().ca_path(), &gw_keytab()).await;
     let ldaps = checks
         .iter()
-        .find(|c| c.id == "tcp.636" && c.target == "127.0.0.99:636")
+        .find(|c| c.id == "tcp.636" && c.target == "127.0.0.99")
         .unwrap();
     assert_eq!(ldaps.status, Status::Fail);
     assert_eq!(ldaps.value, "connection refused");
     assert_eq!(
         ldaps.fix.as_deref(),
         Some(
-            "nothing answers on TCP port 636 of 127.0.0.99:636 (127.0.0.99): connection \
-             refused; check the firewall/route on the backbone between the gateway and \
-             127.0.0.99:636 (TCP 636 must be allowed from the gateway to the DC)"
+            "nothing answers on TCP port 636 of 127.0.0.99 (127.0.0.99): connection refused; \
+             check the firewall/route on the backbone between the gateway and 127.0.0.99 (TCP \
+             636 must be allowed from the gateway to the DC)"
         )
     );
     // The live DC is still the preferred one, and the account checks ran on it.

@@ -39,7 +39,8 @@ pub enum Unreachable {
 }
 
 impl Unreachable {
-    fn describe(self) -> String {
+    /// In words, for a check's value.
+    pub fn describe(self) -> String {
         match self {
             Self::Timeout(t) => format!("no answer within {}", format_latency(t)),
             Self::Io(io::ErrorKind::ConnectionRefused) => "connection refused".to_owned(),

@@ -187,9 +187,9 @@ async fn check_dc(
     let tcp_88_open = tcp88.is_ok();
     for ((port, purpose), result) in TCP_PORTS.iter().zip([tcp88, tcp389, tcp636, tcp464]) {
         let required = port_required(*port, ldap_port);
-        checks.push(tcp_check(&label, ip, *port, purpose, required, result));
+        checks.push(tcp_check(&host, ip, *port, purpose, required, result));
     }
-    checks.push(udp_check(&label, ip, tcp_88_open, udp));
+    checks.push(udp_check(&host, ip, tcp_88_open, udp));
 
     let ca_file = input
         .ca_file

@@ -352,7 +352,7 @@ pub fn tls_checks(dc: &DcEndpoint, outcome: &TlsOutcome, ca_file: &str, now: i64
                 "tls.handshake",
                 &target,
                 title,
-                &format!("cannot connect to {} ({u:?})", dc.label()),
+                &format!("cannot connect to {} ({})", dc.label(), u.describe()),
             )]
         }
         Some(TlsProblem::Io(kind)) => Check::fail(
