@@ -64,6 +64,17 @@ fn touches_kvno(c: &Case) -> bool {
 
 pub static EXCEPTIONS: &[Exception] = &[
     Exception {
+        name: "pac-failure-refuses",
+        why: "A PAC that fails its checks refuses the ticket here (AcceptError::BadPac); MIT's \
+              mspac_verify (src/lib/krb5/krb/pac.c) only leaves such a PAC unverified and \
+              accepts. These mutants change the client name in a re-sealed ticket, so \
+              PAC_CLIENT_INFO (which the KDC wrote for the original client) no longer matches: \
+              a gateway that hands the PAC's groups to applications must not accept that.",
+        applies: |c, _, mit| {
+            mit_accepts(mit) && matches!(ours_err(c), Some(AcceptError::BadPac(_)))
+        },
+    },
+    Exception {
         name: "spn-allowlist",
         why: "MIT (since 1.10, rd_req_dec.c decrypt_ticket) never compares the ticket's \
               unauthenticated sname and realm with the acceptor name: it tries the keytab keys \
