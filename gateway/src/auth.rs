@@ -99,6 +99,11 @@ impl Authenticator {
             .accept_duration
             .observe(started.elapsed().as_secs_f64());
         self.metrics.token_size.observe(token.len() as f64);
+        let len = i64::try_from(token.len()).unwrap_or(i64::MAX);
+        // Racy between two requests, off by one token at worst: a hint for `doctor`.
+        if len > self.metrics.token_size_max.get() {
+            self.metrics.token_size_max.set(len);
+        }
         let client = client.map(|a| a.ip().to_string()).unwrap_or_default();
         match &result {
             Ok(ok) => {

@@ -41,6 +41,10 @@ pub fn run_checks(cfg: &Config, path: &Path) -> Vec<Check> {
     let keytab_path = &cfg.kerberos.keytab;
     checks.push(keytab_mode_check(keytab_path));
     checks.push(header_limit_check(cfg.kerberos.max_authorization_bytes));
+    checks.push(largest_token_check(
+        cfg.admin,
+        cfg.kerberos.max_authorization_bytes,
+    ));
     let entries: Vec<KeytabEntry> = std::fs::read(keytab_path)
         .ok()
         .and_then(|b| Keytab::extract(&b).ok())
@@ -187,6 +191,86 @@ pub fn header_limit_check(max_authorization_bytes: usize) -> Check {
             ),
         )
     }
+}
+
+/// The largest token the running gateway has seen (`iwagw_token_size_max_bytes` on its admin
+/// listener) against the header limit: the `Authorization` value is `Negotiate ` and the
+/// token in base64 (4/3 of its size).
+pub fn largest_token_check(
+    admin: Option<std::net::SocketAddr>,
+    max_authorization_bytes: usize,
+) -> Check {
+    let title = "large tokens: largest token seen";
+    let Some(admin) = admin else {
+        return Check::skip(
+            "token.largest_seen",
+            "",
+            title,
+            "no [admin] listener to ask",
+        );
+    };
+    let Some(largest) = read_gauge(admin, "iwagw_token_size_max_bytes") else {
+        return Check::skip(
+            "token.largest_seen",
+            &admin.to_string(),
+            title,
+            "the gateway is not running there; run doctor beside a running gateway to compare \
+             the largest token users sent",
+        );
+    };
+    let header = "Negotiate ".len() + largest.div_ceil(3) * 4;
+    let value = format!(
+        "largest token {largest} bytes = Authorization header of {header} bytes; limit \
+         {max_authorization_bytes}"
+    );
+    let target = admin.to_string();
+    if header > max_authorization_bytes {
+        Check::fail(
+            "token.largest_seen",
+            &target,
+            title,
+            value,
+            format!(
+                "users with such tokens get 431: raise kerberos.max_authorization_bytes above \
+                 {header} (and the limits of proxies in front), or reduce their group count"
+            ),
+        )
+    } else if header * 4 > max_authorization_bytes * 3 {
+        Check::warn(
+            "token.largest_seen",
+            &target,
+            title,
+            value,
+            "the largest token uses over 75 % of the limit: a few more groups and these users \
+             get 431; raise kerberos.max_authorization_bytes"
+                .to_owned(),
+        )
+    } else {
+        Check::pass("token.largest_seen", &target, title, value)
+    }
+}
+
+/// One gauge from `/metrics` of the admin listener (1 s timeouts; `None` when nobody answers).
+fn read_gauge(admin: std::net::SocketAddr, name: &str) -> Option<usize> {
+    use std::io::{Read as _, Write as _};
+    let timeout = Duration::from_secs(1);
+    let mut s = std::net::TcpStream::connect_timeout(&admin, timeout).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.set_write_timeout(Some(timeout)).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: doctor\r\n\r\n")
+        .ok()?;
+    let mut body = Vec::new();
+    s.take(4 << 20).read_to_end(&mut body).ok()?;
+    let text = String::from_utf8_lossy(&body);
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map(|v| v as usize)
 }
 
 /// Large tickets and UDP: a ticket over [`UDP_SAFE_BYTES`] fragments over UDP; clients then

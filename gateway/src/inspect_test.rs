@@ -54,10 +54,18 @@ fn a_capture_is_accepted_as_of_its_capture_time() {
         "service (SPN)          HTTP/gw.corp.test@CORP.TEST",
         "ticket enctype         aes256-cts-hmac-sha1-96",
         "client                 alice@CORP.TEST",
+        "PAC account            CORP\\alice",
+        "PAC UPN                alice@corp.test",
+        "PAC user SID           S-1-5-21-",
+        "PAC groups             5: S-1-5-21-",
         "verdict                ACCEPT: alice@CORP.TEST",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in\n{text}");
     }
+    let json: serde_json::Value = serde_json::from_str(&render_json(&r)).unwrap();
+    assert_eq!(json["pac"]["group_count"], 5);
+    assert_eq!(json["pac"]["group_sids"][4], "S-1-18-1");
+    assert_eq!(json["pac"]["upn"], "alice@corp.test");
     // Inspecting twice gives the same verdict: no replay cache.
     assert!(run(&samba("alice-aes256-spnego.bin"), &keys, captured_at())
         .accepted_client
@@ -74,6 +82,8 @@ fn an_old_capture_says_to_use_at() {
     );
     let e = r.error.as_ref().unwrap();
     assert_eq!(e.reason(), "ticket_expired");
+    // The PAC is shown although the ticket is refused.
+    assert!(render_text(&r).contains("PAC groups             5:"));
     assert!(
         advice(e, &r.trace).contains("--at"),
         "{}",
@@ -174,4 +184,19 @@ fn at_accepts_rfc3339_and_unix() {
     ] {
         assert!(parse_at(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn the_1000_group_pac_is_summarised_in_text_and_listed_in_json() {
+    let keys = gw_keys();
+    let r = run(&samba("dave-1000-groups-spnego.bin"), &keys, captured_at());
+    assert!(r.accepted_client.is_some());
+    let text = render_text(&r);
+    assert!(
+        text.contains("PAC groups             1002: ")
+            && text.contains("… 994 more (--json lists all)"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&render_json(&r)).unwrap();
+    assert_eq!(json["pac"]["group_sids"].as_array().unwrap().len(), 1002);
 }

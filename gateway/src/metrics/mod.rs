@@ -26,6 +26,8 @@ pub struct Metrics {
     pub accept_duration: Histogram,
     /// `iwagw_token_size_bytes`.
     pub token_size: Histogram,
+    /// `iwagw_token_size_max_bytes`: the largest token seen since start (read by `doctor`).
+    pub token_size_max: IntGauge,
     /// `iwagw_replay_cache_entries`.
     pub replay_cache_entries: IntGauge,
     /// `iwagw_upstream_duration_seconds{route}`.
@@ -100,6 +102,10 @@ impl Metrics {
                 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0, 32768.0, 65536.0,
             ]),
         ));
+        let token_size_max = must(IntGauge::new(
+            "iwagw_token_size_max_bytes",
+            "Largest decoded Negotiate token seen since start.",
+        ));
         let replay_cache_entries = must(IntGauge::new(
             "iwagw_replay_cache_entries",
             "Authenticators held in the replay cache.",
@@ -166,6 +172,7 @@ impl Metrics {
             Box::new(handshakes.clone()),
             Box::new(accept_duration.clone()),
             Box::new(token_size.clone()),
+            Box::new(token_size_max.clone()),
             Box::new(replay_cache_entries.clone()),
             Box::new(upstream_duration.clone()),
             Box::new(session_cookies.clone()),
@@ -182,6 +189,7 @@ impl Metrics {
             handshakes,
             accept_duration,
             token_size,
+            token_size_max,
             replay_cache_entries,
             upstream_duration,
             session_cookies,
