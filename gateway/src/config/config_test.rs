@@ -254,7 +254,9 @@ fn example_config_passes_the_syntax_check() {
             "listeners[0].tls.cert",
             "listeners[0].tls.key",
             "kerberos.keytab",
-            "session.key_files[0]"
+            "session.key_files[0]",
+            "directory.ca_file",
+            "directory.bind_password_file",
         ]
     );
 }
