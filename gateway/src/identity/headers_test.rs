@@ -146,3 +146,26 @@ fn json_groups_stop_at_the_limit() {
         4
     );
 }
+
+#[test]
+fn json_says_degraded_when_ad_could_not_answer() {
+    let cfg = config(
+        HeaderFormat::Json {
+            header: "X-Remote-Identity".into(),
+        },
+        &[],
+        8192,
+    );
+    for (source, degraded) in [
+        (Source::Directory, false),
+        (Source::Pac, false),
+        (Source::DirectoryDegraded, true),
+        (Source::PacDegraded, true),
+    ] {
+        let id = UserIdentity { source, ..alice() };
+        let b = build(&cfg, &id);
+        let v: serde_json::Value =
+            serde_json::from_str(header(&b, "X-Remote-Identity").unwrap()).unwrap();
+        assert_eq!(v["degraded"], degraded, "{source:?}");
+    }
+}

@@ -32,9 +32,11 @@ pub enum Source {
     Directory,
     /// AD's last known answer, served because no DC answers.
     DirectoryDegraded,
-    /// Only the ticket's PAC: no directory is configured, AD does not know the account, or
-    /// no DC answers and nothing is cached.
+    /// Only the ticket's PAC: no directory is configured, or AD does not know the account.
     Pac,
+    /// Only the ticket's PAC, because no DC answers and nothing is cached
+    /// (`directory.degraded = "allow-with-pac"`).
+    PacDegraded,
     /// Neither: no directory and no PAC (a non-AD KDC).
     PrincipalOnly,
 }
@@ -46,13 +48,14 @@ impl Source {
             Self::Directory => "directory",
             Self::DirectoryDegraded => "directory_degraded",
             Self::Pac => "pac",
+            Self::PacDegraded => "pac_degraded",
             Self::PrincipalOnly => "principal",
         }
     }
 
     /// Whether the identity is served without a working directory.
     pub fn is_degraded(self) -> bool {
-        matches!(self, Self::DirectoryDegraded)
+        matches!(self, Self::DirectoryDegraded | Self::PacDegraded)
     }
 }
 

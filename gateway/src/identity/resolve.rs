@@ -163,7 +163,7 @@ impl Resolver {
                             "no domain controller answered; signing in with the ticket's PAC"
                         );
                         let mut id = from_pac(name, Some(&pac));
-                        id.source = Source::Pac;
+                        id.source = Source::PacDegraded;
                         Ok(id)
                     }
                     (policy, pac) => {
