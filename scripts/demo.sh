@@ -40,6 +40,7 @@ stop_pid "$state/gateway.pid"
 stop_pid "$state/echo.pid"
 install -m 600 "$IWA_AD_GW_KEYTAB" "$state/http.keytab"
 [ -f "$state/session.key" ] || (umask 077 && head -c 32 /dev/urandom | base64 > "$state/session.key")
+(umask 077 && printf '%s\n' "$IWA_AD_BIND_PW" > "$state/bind.password")
 cat > "$state/gateway.toml" <<EOF
 # Demo configuration written by scripts/demo.sh (see examples/gateway.toml for all keys).
 version = 1
@@ -56,6 +57,17 @@ spns = ["HTTP/gw.corp.test@CORP.TEST"]
 
 [session]
 key_files = ["session.key"]
+
+# Groups and attributes from AD over LDAPS, with the throw-away AD's CA.
+[directory]
+dcs = [{ host = "$IWA_AD_DC_HOST", address = "$IWA_AD_DC_IP:636" }]
+ca_file = "$IWA_AD_CA"
+bind_dn = "$IWA_AD_BIND_DN"
+bind_password_file = "bind.password"
+base_dn = "$IWA_AD_BASE_DN"
+
+[identity]
+group_patterns = ["Engineering", "Staff", "VPN Users", "Domain Users"]
 
 # Everything under /app/ needs a Windows (Kerberos) sign-in; the rest is public.
 [[routes]]
@@ -91,9 +103,15 @@ KRB5CCNAME=$ccache curl -s -i --negotiate -u : --resolve "gw.corp.test:$gw_port:
     | tr -d '\r' | sed -e 's/^\(www-authenticate: Negotiate \).\{24\}.*/\1…(mutual-authentication token)/I' \
                        -e 's/^\(set-cookie: iwagw_session=\)[^;]*/\1…/I'
 echo
-echo "==> what the app saw: X-Remote-User = $(KRB5CCNAME=$ccache curl -s --negotiate -u : \
-    --resolve "gw.corp.test:$gw_port:127.0.0.1" "$url" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["headers"].get("x-remote-user", ["(none)"])[0])')"
+echo "==> what the app saw (identity headers from the ticket's PAC and from AD):"
+KRB5CCNAME=$ccache curl -s --negotiate -u : --resolve "gw.corp.test:$gw_port:127.0.0.1" "$url" \
+    | python3 -c 'import json,sys
+h = json.load(sys.stdin)["headers"]
+for k in sorted(h):
+    if k.startswith("x-remote-"):
+        print("    %s: %s" % (k, h[k][0]))'
+echo "==> checks of the AD connection for network engineers: target/debug/iwa-gateway doctor --config $state/gateway.toml"
+target/debug/iwa-gateway doctor --config "$state/gateway.toml" | tail -n 1 | sed "s/^/    /" || true
 echo "==> and the gateway proved itself to the client (mutual authentication): $(KRB5CCNAME=$ccache \
     target/debug/iwa-negotiate get --spn HTTP@gw.corp.test --connect "127.0.0.1:$gw_port" "$url" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["mutual"])')"
