@@ -22,7 +22,9 @@ pub fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-struct ThreadRandomness;
+/// The thread-local CSPRNG as the acceptor's (and the directory's) randomness.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadRandomness;
 
 impl Randomness for ThreadRandomness {
     fn fill(&mut self, buf: &mut [u8]) {

@@ -10,10 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use kdc_bridge::net::doctor::{diagnose, Check, DoctorInput, Status};
-use kdc_bridge::proto::acceptor::Randomness;
 use kdc_bridge::proto::keytab::{Keytab, KeytabEntry};
-use rand::RngCore as _;
 
+use crate::auth::ThreadRandomness;
 use crate::config::Config;
 
 /// The `Authorization` size below which large tokens are at risk: a user in about 1000 groups
@@ -26,14 +25,6 @@ pub const UDP_SAFE_BYTES: usize = 1465;
 
 /// How long to wait for each port and the UDP answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
-
-struct ThreadRandomness;
-
-impl Randomness for ThreadRandomness {
-    fn fill(&mut self, buf: &mut [u8]) {
-        rand::thread_rng().fill_bytes(buf);
-    }
-}
 
 /// Runs every check for `cfg` (read from `path`): the gateway's own, then the DCs'.
 pub fn run_checks(cfg: &Config, path: &Path) -> Vec<Check> {

@@ -5,23 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use kdc_bridge::proto::acceptor::Randomness;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
-use rand::RngCore as _;
 
 use super::resolve::Resolver;
+use crate::auth::ThreadRandomness;
 
 /// How often DNS SRV records are read again.
 const REDISCOVER_EVERY: Duration = Duration::from_secs(600);
-
-struct ThreadRng;
-
-impl Randomness for ThreadRng {
-    fn fill(&mut self, buf: &mut [u8]) {
-        rand::thread_rng().fill_bytes(buf);
-    }
-}
 
 /// Runs health checks and discovery.
 #[derive(Debug)]
@@ -39,7 +30,7 @@ impl DirectoryHealth {
         let Some(directory) = self.resolver.directory() else {
             return;
         };
-        match directory.rediscover(&mut ThreadRng).await {
+        match directory.rediscover(&mut ThreadRandomness).await {
             Ok(n) => tracing::info!(
                 target: "admin", event = "dc_discovery", found = n,
                 "domain controllers discovered through DNS SRV"
