@@ -2,8 +2,9 @@
 # Throw-away Samba 4 Active Directory DC for iwa-gateway tests and the demo.
 #
 #   tests/ad/samba-ad.sh up                 provision (if needed) and start the DC
-#   tests/ad/samba-ad.sh down               stop it (by the pid in the state dir)
-#   tests/ad/samba-ad.sh status             say whether it runs (exit 0) or not (exit 3)
+#   tests/ad/samba-ad.sh up dc2             also join (if needed) and start a second DC
+#   tests/ad/samba-ad.sh down [dc1|dc2]     stop both DCs, or one (by the pid in the state dir)
+#   tests/ad/samba-ad.sh status             say whether dc1 runs (exit 0) or not (exit 3)
 #   tests/ad/samba-ad.sh env                print `export` lines: eval "$(tests/ad/samba-ad.sh env)"
 #   tests/ad/samba-ad.sh rotate ACCOUNT KEYTAB [--append]
 #                                           new random password for ACCOUNT, write its new
@@ -11,7 +12,8 @@
 #   tests/ad/samba-ad.sh kinit USER         TGT for USER into <state>/ccache/USER, print that path
 #
 # Realm CORP.TEST, domain CORP, DC dc1.corp.test listening ONLY on 127.0.0.21
-# (KDC 88, kpasswd 464, LDAP 389, LDAPS 636, GC 3268/3269, CLDAP udp/389).
+# (KDC 88, kpasswd 464, LDAP 389, LDAPS 636, GC 3268/3269, CLDAP udp/389, RPC 135).
+# `up dc2`: dc2.corp.test on 127.0.0.22, a replica joined to it (tests/ad/replica.sh).
 # State: ${IWA_STATE_DIR:-<repo>/target/iwa-state}/ad. The provisioned state is
 # keyed by a hash of this script (plus the state path and the Samba version):
 # edit the script and the next `up` provisions from scratch (~8 s); otherwise
@@ -65,6 +67,9 @@ declare -A KEYTAB=(
   [svc-rot]=$STATE/rot.keytab
 )
 
+# shellcheck source=tests/ad/replica.sh
+source "$(dirname "$SCRIPT")/replica.sh"
+
 PACKAGES=(samba samba-ad-dc samba-ad-provision samba-common-bin ldb-tools krb5-user ldap-utils openssl)
 
 log() { printf 'samba-ad: %s\n' "$*" >&2; }
@@ -106,7 +111,7 @@ ensure_packages() {
 # ------------------------------------------------------------------ helpers --
 
 cache_key() {
-  { cat "$SCRIPT"; printf '%s\n' "$STATE"; samba -V; } | sha256sum | cut -c1-16
+  { cat "$SCRIPT" "$REPLICA_SCRIPT"; printf '%s\n' "$STATE"; samba -V; } | sha256sum | cut -c1-16
 }
 
 # Password for an account from passwords.env (IWA_AD_PW_<NAME, upper, - as _>).
@@ -125,14 +130,16 @@ new_password() { printf 'Iwa-%08x%08x%08x-Z9' "$SRANDOM" "$SRANDOM" "$SRANDOM"; 
 # AD wants unicodePwd as the UTF-16LE encoding of the password in double quotes.
 unicode_pwd() { printf '"%s"' "$1" | iconv -f UTF-8 -t UTF-16LE | base64 -w0; }
 
-port_open() { (exec 3<>"/dev/tcp/$DC_IP/$1") 2>/dev/null; }
+port_open() { port_open_on "$DC_IP" "$1"; }
+port_open_on() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 # Pid of our running DC, or nothing. Checks the pid really is a samba (the
 # master process's comm is "samba") so a recycled pid is never signalled.
-dc_pid() {
-  [[ -f $PID_FILE ]] || return 0
+dc_pid() { pid_in "$PID_FILE"; }
+pid_in() {
+  [[ -f $1 ]] || return 0
   local pid
-  pid=$(tr -dc 0-9 <"$PID_FILE")
+  pid=$(tr -dc 0-9 <"$1")
   [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
   [[ $(cat "/proc/$pid/comm" 2>/dev/null) == samba ]] || return 0
   printf '%s' "$pid"
@@ -148,41 +155,48 @@ samba_tool() { samba-tool "$@" -s "$SMB_CONF"; }
 # --------------------------------------------------------------- provision --
 
 write_smb_conf() {
-  # Written from scratch rather than using the generated dc/etc/smb.conf.
-  # - server services: KDC + LDAP(S) + CLDAP only (no smbd, no winbindd, no DNS).
-  # - interfaces with the /8 form plus "bind interfaces only" is what keeps every
-  #   listener on 127.0.0.21 (a bare address, or no interfaces line, ends up on
-  #   0.0.0.0 or on 127.0.0.1 too).
-  # - dns/spn update commands would otherwise run samba_dnsupdate/samba_spnupdate.
-  # - "ldap server require strong auth = no" allows simple binds over plain ldap://
-  #   (the default refuses them without TLS).
-  # - our own TLS cert: Samba's self-made one has no subjectAltName, which rustls rejects.
-  cat >"$SMB_CONF" <<EOF
+  smb_conf_text "$DC_NAME" "$DC_IP" "$DC_DIR" "$STATE/tls" "$STATE/run" "$LOG_FILE" \
+    "ldap, cldap, kdc, rpc" >"$SMB_CONF"
+}
+
+# smb.conf of one DC: netbios-name ip db-dir tls-dir run-dir log-file services
+# Written from scratch rather than using the generated <db-dir>/etc/smb.conf.
+# - server services: KDC + LDAP(S) + CLDAP (no smbd, no winbindd, no DNS); dc1 adds
+#   rpc (DRSUAPI), which `up dc2` needs for `samba-tool domain join`.
+# - interfaces with the /8 form plus "bind interfaces only" is what keeps every
+#   listener on the DC's own address (a bare address, or no interfaces line, ends
+#   up on 0.0.0.0 or on 127.0.0.1 too).
+# - dns/spn update commands would otherwise run samba_dnsupdate/samba_spnupdate.
+# - "ldap server require strong auth = no" allows simple binds over plain ldap://
+#   (the default refuses them without TLS).
+# - our own TLS cert: Samba's self-made one has no subjectAltName, which rustls rejects.
+smb_conf_text() {
+  cat <<EOF
 # Generated by tests/ad/samba-ad.sh -- throw-away test DC, do not edit.
 [global]
-	netbios name = ${DC_NAME^^}
+	netbios name = ${1^^}
 	workgroup = $NETBIOS
 	realm = $REALM
 	server role = active directory domain controller
-	server services = ldap, cldap, kdc
+	server services = $7
 	disable netbios = yes
-	interfaces = $DC_IP/8
+	interfaces = $2/8
 	bind interfaces only = yes
 	dns update command = /bin/true
 	spn update command = /bin/true
 	ldap server require strong auth = no
 	tls enabled = yes
-	tls keyfile = $STATE/tls/dc.key
-	tls certfile = $STATE/tls/dc.pem
+	tls keyfile = $4/dc.key
+	tls certfile = $4/dc.pem
 	tls cafile = $STATE/tls/ca.pem
 	prefork children = 2
-	private dir = $DC_DIR/private
-	binddns dir = $DC_DIR/bind-dns
-	lock directory = $DC_DIR
-	state directory = $DC_DIR/state
-	cache directory = $DC_DIR/cache
-	pid directory = $STATE/run
-	log file = $LOG_FILE
+	private dir = $3/private
+	binddns dir = $3/bind-dns
+	lock directory = $3
+	state directory = $3/state
+	cache directory = $3/cache
+	pid directory = $5
+	log file = $6
 	max log size = 10000
 	log level = 1
 EOF
@@ -198,16 +212,27 @@ write_tls() {
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=iwa-gateway test CA" \
       -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
       -keyout "$d/ca.key" -out "$d/ca.pem"
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=$DC_FQDN" -keyout "$d/dc.key" -out "$d/dc.csr"
-    openssl x509 -req -days 3650 -in "$d/dc.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
-      -out "$d/dc.pem" -extfile <(printf '%s\n' \
-        "subjectAltName=DNS:$DC_FQDN,IP:$DC_IP" \
+  ) >/dev/null 2>&1 || die "openssl failed"
+  chmod 644 "$d/ca.pem"
+  cp "$d/ca.pem" "$CA_PEM"
+  sign_dc_cert "$d" "$DC_FQDN" "$DC_IP"
+}
+
+# dc.key + dc.pem in DIR for a DC (fqdn, ip), signed by the test CA.
+sign_dc_cert() {
+  local d=$1
+  mkdir -p "$d"
+  (
+    umask 077
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$d/dc.key" -out "$d/dc.csr"
+    openssl x509 -req -days 3650 -in "$d/dc.csr" -CA "$STATE/tls/ca.pem" -CAkey "$STATE/tls/ca.key" \
+      -CAcreateserial -out "$d/dc.pem" -extfile <(printf '%s\n' \
+        "subjectAltName=DNS:$2,IP:$3" \
         "basicConstraints=CA:FALSE" \
         "keyUsage=critical,digitalSignature,keyEncipherment" \
         "extendedKeyUsage=serverAuth")
   ) >/dev/null 2>&1 || die "openssl failed"
-  chmod 644 "$d/ca.pem" "$d/dc.pem"
-  cp "$d/ca.pem" "$CA_PEM"
+  chmod 644 "$d/dc.pem"
 }
 
 write_krb5_conf() {
@@ -215,6 +240,8 @@ write_krb5_conf() {
   #   into the reverse name of whatever it resolves to (or fails: the test names
   #   are in no DNS and no /etc/hosts) and asks for the wrong HTTP/ principal.
   # - udp_preference_limit = 1: always TCP; dave's 1000-group PAC does not fit UDP.
+  # - two KDCs: clients fall over to dc2 (`up dc2`) while dc1 is down; when dc2 does
+  #   not run, that costs one refused connection, and only when dc1 is down too.
   cat >"$KRB5_CONF" <<EOF
 # Generated by tests/ad/samba-ad.sh for the throw-away test DC.
 [libdefaults]
@@ -229,6 +256,7 @@ write_krb5_conf() {
 [realms]
 	$REALM = {
 		kdc = $DC_IP
+		kdc = $DC2_IP
 		admin_server = $DC_IP
 		kpasswd_server = $DC_IP
 	}
@@ -404,32 +432,33 @@ provisioned() {
 
 # -------------------------------------------------------------- start/stop --
 
-wait_ready() {
+wait_ready() { wait_ready_on "$DC_IP" "$PID_FILE" "$LOG_FILE"; }
+wait_ready_on() { # ip pid-file log-file
   local i
   for ((i = 0; i < 300; i++)); do # 30 s
-    port_open 88 && port_open 389 && port_open 636 && return 0
+    port_open_on "$1" 88 && port_open_on "$1" 389 && port_open_on "$1" 636 && return 0
     # `samba -D` returns before the daemon writes its pid file: only a DC that is gone
     # after the first two seconds has failed.
-    if ((i >= 20)) && [[ -z $(dc_pid) ]]; then
+    if ((i >= 20)) && [[ -z $(pid_in "$2") ]]; then
       break
     fi
     sleep 0.1
   done
-  tail -n 30 "$LOG_FILE" >&2 || true
-  die "DC did not come up on $DC_IP:88/389/636 (log: $LOG_FILE)"
+  tail -n 30 "$3" >&2 || true
+  die "DC did not come up on $1:88/389/636 (log: $3)"
 }
 
 # Fail early (before a 10 s provisioning) when another process already has our
 # ports: typically a DC whose state dir was deleted while it ran, or one started
 # with another IWA_STATE_DIR. We do not kill it: it is not in our pid file.
-check_ports_free() {
-  local p pid sid
+check_ports_free() { # [ip]
+  local ip=${1:-$DC_IP} p pid sid
   for p in 88 389 636; do
-    port_open "$p" || continue
+    port_open_on "$ip" "$p" || continue
     # ss names the worker processes; a samba DC's root process is their session leader.
-    pid=$(ss -ltnpH "src $DC_IP:$p" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2) || true
+    pid=$(ss -ltnpH "src $ip:$p" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2) || true
     sid=$( [[ -n $pid ]] && ps -o sid= -p "$pid" | tr -d ' ') || true
-    die "$DC_IP:$p is already in use${sid:+ by process group $sid ($(ps -o args= -p "$sid"))}, not by the DC of $STATE (a DC whose state dir was deleted, or one of another IWA_STATE_DIR?).${sid:+ Stop it with: kill $sid}"
+    die "$ip:$p is already in use${sid:+ by process group $sid ($(ps -o args= -p "$sid"))}, not by the DC of $STATE (a DC whose state dir was deleted, or one of another IWA_STATE_DIR?).${sid:+ Stop it with: kill $sid}"
   done
 }
 
@@ -442,11 +471,12 @@ start_dc() {
   wait_ready
 }
 
-stop_dc() {
+stop_dc() { stop_pid_in "$PID_FILE"; }
+stop_pid_in() {
   local pid i
-  pid=$(dc_pid)
+  pid=$(pid_in "$1")
   if [[ -z $pid ]]; then
-    rm -f "$PID_FILE"
+    rm -f "$1"
     return 0
   fi
   # Signal the process group when the pid leads one (it does with -D), else the pid.
@@ -462,7 +492,7 @@ stop_dc() {
     kill -KILL -- "$target" 2>/dev/null || true
     sleep 0.2
   fi
-  rm -f "$PID_FILE"
+  rm -f "$1"
 }
 
 # ---------------------------------------------------------------- commands --
@@ -481,6 +511,8 @@ cmd_up() {
     log "script changed since the DC was provisioned: stopping it to re-provision"
     stop_dc
   fi
+  # A dc2 of a dc1 about to be provisioned again would lose its state dir while running.
+  provisioned || stop_pid_in "$DC2_PID_FILE"
   check_ports_free
   provisioned || provision
   start_dc
@@ -488,8 +520,14 @@ cmd_up() {
 }
 
 cmd_down() {
+  (($# <= 1)) || die "usage: $0 down [dc1|dc2]"
   with_lock
-  stop_dc
+  case ${1:-all} in
+  all) stop_pid_in "$DC2_PID_FILE" && stop_dc ;;
+  dc1) stop_dc ;;
+  dc2) stop_pid_in "$DC2_PID_FILE" ;;
+  *) die "unknown DC '$1' (dc1 or dc2)" ;;
+  esac
 }
 
 cmd_status() {
@@ -497,11 +535,13 @@ cmd_status() {
   pid=$(dc_pid)
   if [[ -z $pid ]]; then
     echo "stopped (state: $STATE$([[ -f $STAMP ]] || echo ', not provisioned'))"
+    status_dc2
     return 3
   fi
   local ports="" p
   for p in 88 389 636; do port_open "$p" && ports+=" $p"; done
   echo "running: pid $pid, $DC_FQDN on $DC_IP, ports open:${ports:- none}, state $STATE$(provisioned || echo ' (STALE: run up)')"
+  status_dc2
 }
 
 cmd_env() {
@@ -516,6 +556,8 @@ cmd_env() {
   q IWA_AD_BASE_DN "$BASE_DN"
   q IWA_AD_DC_HOST "$DC_FQDN"
   q IWA_AD_DC_IP "$DC_IP"
+  q IWA_AD_DC2_HOST "$DC2_FQDN"
+  q IWA_AD_DC2_IP "$DC2_IP"
   q IWA_AD_LDAP_URL "ldap://$DC_IP"
   q IWA_AD_LDAPS_URL "ldaps://$DC_IP"
   q IWA_AD_CA "$CA_PEM"
@@ -588,7 +630,7 @@ cmd_kinit() {
 }
 
 usage() {
-  sed -n '2,12p' "$SCRIPT" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,13p' "$SCRIPT" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -597,7 +639,11 @@ main() {
   local cmd=$1
   shift
   case $cmd in
-  up) cmd_up "$@" ;;
+  up)
+    (($# == 0)) || [[ $* == dc2 ]] || die "usage: $0 up [dc2]"
+    cmd_up
+    if (($# == 1)); then up_dc2; fi
+    ;;
   down) cmd_down "$@" ;;
   status) cmd_status "$@" ;;
   env) cmd_env "$@" ;;

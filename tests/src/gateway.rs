@@ -127,10 +127,20 @@ impl GatewayOptions {
 
 /// The test AD's DC over LDAPS, as a `directory.dcs` entry.
 pub fn real_dc() -> String {
+    dc_entry("IWA_AD_DC_HOST", "IWA_AD_DC_IP")
+}
+
+/// The test AD's second DC (`tests/ad/samba-ad.sh up dc2`) over LDAPS, as a `directory.dcs`
+/// entry.
+pub fn real_dc2() -> String {
+    dc_entry("IWA_AD_DC2_HOST", "IWA_AD_DC2_IP")
+}
+
+fn dc_entry(host_var: &str, ip_var: &str) -> String {
     format!(
         "{{ host = \"{}\", address = \"{}:636\" }}",
-        ad().var("IWA_AD_DC_HOST"),
-        ad().var("IWA_AD_DC_IP")
+        ad().var(host_var),
+        ad().var(ip_var)
     )
 }
 
