@@ -3,9 +3,9 @@
 #
 #   scripts/install-deps.sh demo    build + demo: compilers and -dev packages, Samba AD, MIT
 #                                   Kerberos clients, curl
-#   scripts/install-deps.sh test    all of the above, plus Chromium for the browser test and the
-#                                   cargo tools the suite runs (cargo-fuzz, cargo-deny,
-#                                   cargo-machete)
+#   scripts/install-deps.sh test    all of the above, plus Chromium for the browser test, xmlsec1
+#                                   (checks the SAML signatures) and the cargo tools the suite
+#                                   runs (cargo-fuzz, cargo-deny, cargo-machete)
 set -euo pipefail
 
 mode=${1:-test}
@@ -17,8 +17,8 @@ say() { printf '==> %s\n' "$*" >&2; }
 build_pkgs=(build-essential cmake clang libclang-dev pkg-config libkrb5-dev libxmlsec1-dev libxml2-dev libssl-dev)
 # The throw-away AD and its clients.
 ad_pkgs=(samba samba-ad-dc samba-ad-provision samba-common-bin ldb-tools krb5-user ldap-utils openssl curl ca-certificates)
-# The browser single-sign-on test.
-browser_pkgs=(chromium chromium-driver)
+# The browser single-sign-on test; xmlsec1, the reference verifier of the SAML signatures.
+browser_pkgs=(chromium chromium-driver xmlsec1)
 
 pkgs=("${build_pkgs[@]}" "${ad_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${browser_pkgs[@]}")

@@ -20,5 +20,6 @@ pub mod metrics;
 pub mod negotiate;
 #[cfg(feature = "server")]
 pub mod proxy;
+pub mod saml;
 pub mod session;
 pub mod tls;

@@ -1,0 +1,10 @@
+//! The SAML 2.0 identity provider (issue 4): responses with their assertions, signed by a key
+//! loaded once, written directly in canonical form.
+//!
+//! - [`xml`]: the canonical XML writer (exclusive c14n output, no canonicalization pass).
+//! - [`sign`]: enveloped RSA-SHA256 signatures with a SHA-256 digest.
+//! - [`response`]: `samlp:Response` with its assertion, and error responses.
+
+pub mod response;
+pub mod sign;
+pub mod xml;
