@@ -16,6 +16,7 @@ use kdc_bridge::proto::principal::Principal;
 use super::directory::build_directory;
 use super::file::{self, FileConfig};
 use super::identity::build_identity;
+use super::saml::build_saml;
 use super::{
     Config, FileChecks, KerberosConfig, ListenerConfig, LogConfig, Problem, Route, RouteAuth,
     SessionConfig, TlsFiles, DEFAULT_CHALLENGE_BODY, VERSION,
@@ -182,10 +183,19 @@ pub(super) fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Con
         }
     };
     let session = build_session(&f.session, base, c);
-    let directory = f
+    let mut directory = f
         .directory
         .as_ref()
         .and_then(|d| build_directory(d, base, c));
+    let saml = f.saml.as_ref().map(|s| build_saml(s, base, c));
+    if let (Some(d), Some(s)) = (directory.as_mut(), saml.as_ref()) {
+        // What the assertions carry is read from AD with the rest.
+        for a in s.ldap_attributes() {
+            if !d.attributes.iter().any(|o| o.eq_ignore_ascii_case(&a)) {
+                d.attributes.push(a);
+            }
+        }
+    }
     let attributes = directory
         .as_ref()
         .map(|d| d.attributes.clone())
@@ -240,6 +250,7 @@ pub(super) fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Con
         session,
         directory,
         identity,
+        saml,
         strip_headers,
         challenge_body,
         routes,

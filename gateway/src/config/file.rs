@@ -35,6 +35,8 @@ pub struct FileConfig {
     /// The 401 challenge page.
     #[serde(default)]
     pub challenge: ChallengeSection,
+    /// The SAML 2.0 identity provider.
+    pub saml: Option<super::saml::SamlSection>,
     /// Path prefix → upstream.
     #[serde(default)]
     pub routes: Vec<RouteSection>,

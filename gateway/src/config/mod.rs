@@ -7,6 +7,7 @@ mod build;
 pub mod directory;
 pub mod file;
 pub mod identity;
+pub mod saml;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -183,6 +184,8 @@ pub struct Config {
     pub directory: Option<DirectorySettings>,
     /// The identity headers.
     pub identity: IdentityHeaders,
+    /// The SAML identity provider, if configured.
+    pub saml: Option<saml::SamlSettings>,
     /// Headers removed from every client request (the user header included).
     pub strip_headers: Vec<String>,
     /// Body of the 401 challenge.

@@ -41,6 +41,9 @@ fn alice() -> UserIdentity {
             ("mail".into(), vec!["alice@corp.test".into()]),
             ("displayName".into(), vec!["Alice\r\nX-Injected: 1".into()]),
         ],
+        upn: Some("alice@corp.test".into()),
+        account_name: Some("alice".into()),
+        object_guid: None,
         source: Source::Directory,
     }
 }

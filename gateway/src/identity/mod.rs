@@ -70,6 +70,12 @@ pub struct UserIdentity {
     pub groups: Vec<GroupRef>,
     /// Configured AD attributes that are set: (attribute, values as text).
     pub attributes: Vec<(String, Vec<String>)>,
+    /// The `userPrincipalName` (AD's, else the PAC's).
+    pub upn: Option<String>,
+    /// The `sAMAccountName` (AD's, else the PAC's account name).
+    pub account_name: Option<String>,
+    /// The `objectGUID` as stored (16 octets; AD only).
+    pub object_guid: Option<[u8; 16]>,
     /// Where it comes from.
     pub source: Source,
 }

@@ -195,6 +195,9 @@ fn from_pac(principal: String, pac: Option<&PacIdentity>) -> UserIdentity {
             sid: None,
             groups: Vec::new(),
             attributes: Vec::new(),
+            upn: None,
+            account_name: None,
+            object_guid: None,
             source: Source::PrincipalOnly,
         };
     };
@@ -210,6 +213,9 @@ fn from_pac(principal: String, pac: Option<&PacIdentity>) -> UserIdentity {
             })
             .collect(),
         attributes: Vec::new(),
+        upn: pac.upn.clone(),
+        account_name: Some(pac.account_name.clone()).filter(|n| !n.is_empty()),
+        object_guid: None,
         source: Source::Pac,
     }
 }
@@ -232,6 +238,9 @@ fn from_directory(principal: String, id: &Identity, degraded: bool) -> UserIdent
             .iter()
             .map(|(a, values)| (a.clone(), values.iter().map(|v| text_of(a, v)).collect()))
             .collect(),
+        upn: id.user_principal_name.clone(),
+        account_name: id.sam_account_name.clone(),
+        object_guid: id.object_guid.map(|g| *g.as_bytes()),
         source: if degraded {
             Source::DirectoryDegraded
         } else {

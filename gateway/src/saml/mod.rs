@@ -4,7 +4,13 @@
 //! - [`xml`]: the canonical XML writer (exclusive c14n output, no canonicalization pass).
 //! - [`sign`]: enveloped RSA-SHA256 signatures with a SHA-256 digest.
 //! - [`response`]: `samlp:Response` with its assertion, and error responses.
+//! - [`form`]: query strings and form bodies, raw ranges kept for signature checks.
+//! - `request`: an SP's AuthnRequest, decoded and checked against the registry (server only:
+//!   samael and libxmlsec1).
 
+pub mod form;
+#[cfg(feature = "server")]
+pub mod request;
 pub mod response;
 pub mod sign;
 pub mod xml;

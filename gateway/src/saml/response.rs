@@ -33,6 +33,13 @@ pub mod status {
     pub const NO_AUTHN_CONTEXT: &str = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext";
     /// The IdP could not authenticate the principal.
     pub const AUTHN_FAILED: &str = "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed";
+    /// The IdP chooses not to answer the request (stale, wrong destination, …).
+    pub const REQUEST_DENIED: &str = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied";
+    /// The request's SAML version is too old.
+    pub const REQUEST_VERSION_DEPRECATED: &str =
+        "urn:oasis:names:tc:SAML:2.0:status:RequestVersionDeprecated";
+    /// The response binding the SP asks for is not supported.
+    pub const UNSUPPORTED_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:status:UnsupportedBinding";
 }
 
 /// How the user signed in: the `AuthnContextClassRef`.
