@@ -391,6 +391,7 @@ fn run(cfg: Config) -> ExitCode {
         challenge_body: Bytes::from(cfg.challenge_body),
         max_authorization_bytes: kerberos.max_authorization_bytes,
         listeners: listener_info,
+        saml: cfg.saml.map(Arc::new),
         metrics: metrics.clone(),
     };
 

@@ -78,6 +78,8 @@ pub struct GatewayOptions {
     pub directory: Option<Vec<String>>,
     /// Files written (mode 0600) into the gateway's directory before it starts.
     pub files: Vec<(String, Vec<u8>)>,
+    /// More configuration (whole sections, e.g. `[saml]`), written before the routes.
+    pub extra: Vec<String>,
 }
 
 impl GatewayOptions {
@@ -102,6 +104,7 @@ impl GatewayOptions {
             identity: Vec::new(),
             directory: None,
             files: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -450,6 +453,10 @@ fn gateway_config(
     if let Some(lines) = &opts.directory {
         let _ = writeln!(c, "[directory]\n{}\n", lines.join("\n"));
     }
+    for line in &opts.extra {
+        let _ = writeln!(c, "{line}");
+    }
+    let _ = writeln!(c);
     let _ = writeln!(c, "[[routes]]\nprefix = \"/\"\nupstream = \"{upstream}\"\n");
     let _ = writeln!(
         c,

@@ -260,3 +260,56 @@ fn example_config_passes_the_syntax_check() {
         ]
     );
 }
+
+#[test]
+fn saml_problems_name_their_keys() {
+    let dir = scratch("saml");
+    let vectors = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/saml");
+    write_secret(
+        &dir.join("saml.key"),
+        &std::fs::read(vectors.join("idp.key")).unwrap(),
+    );
+    std::fs::write(
+        dir.join("open.key"),
+        std::fs::read(vectors.join("idp.key")).unwrap(),
+    )
+    .unwrap();
+    std::fs::set_permissions(dir.join("open.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let good = format!(
+        "{GOOD}\n[saml]\nbase_url = \"https://gw.corp.test/\"\nsigning_key = \"saml.key\"\n\
+         signing_cert = \"{}\"\n[[saml.service_providers]]\nentity_id = \"https://sp\"\n\
+         acs = [{{ url = \"https://sp/acs\" }}]\n",
+        vectors.join("idp.pem").display()
+    );
+    let cfg = Config::parse(&good, &dir.join("gw.toml")).unwrap();
+    let saml = cfg.saml.unwrap();
+    assert_eq!(saml.entity_id, "https://gw.corp.test/saml/metadata");
+    assert!(saml.signer.is_some());
+    assert_eq!(saml.sps[0].default_acs().unwrap().url, "https://sp/acs");
+
+    let bad = format!(
+        "{GOOD}\n[saml]\nbase_url = \"http://gw\"\nsigning_key = \"open.key\"\n\
+         signing_cert = \"missing.pem\"\ndefault_language = \"fr\"\n\
+         [[saml.service_providers]]\nentity_id = \"https://sp\"\n\
+         acs = [{{ url = \"ftp://sp/acs\", binding = \"artifact\" }}]\n\
+         request_signatures = \"required\"\nname_id = {{ source = \"pairwise\" }}\nsign = \"all\"\n\
+         [[saml.service_providers]]\nentity_id = \"https://sp\"\nacs = []\n"
+    );
+    let p = problems(&bad, &dir);
+    let keys: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
+    for key in [
+        "saml.base_url",
+        "saml.signing_key",
+        "saml.signing_cert",
+        "saml.default_language",
+        "saml.service_providers[0].acs[0].url",
+        "saml.service_providers[0].acs[0].binding",
+        "saml.service_providers[0].request_signatures",
+        "saml.service_providers[0].sign",
+        "saml.service_providers[0]",
+        "saml.service_providers[1].acs",
+        "saml.service_providers[1].entity_id",
+    ] {
+        assert!(keys.contains(&key), "{key} not in {p:?}");
+    }
+}

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::build::{positive, read_secret, resolve, Collector};
 use super::identity::GroupPattern;
 use super::FileChecks;
+use crate::saml::pages::Lang;
 use crate::saml::response::Signing;
 use crate::saml::sign::Signer;
 
@@ -21,6 +22,10 @@ pub struct SamlSection {
     pub base_url: String,
     /// The IdP's entityID. Default: `<base_url>/saml/metadata`.
     pub entity_id: Option<String>,
+    /// The organization's name, shown on the sign-in pages.
+    pub display_name: Option<String>,
+    /// `en` (default) or `ja`: the pages' language when `Accept-Language` names neither.
+    pub default_language: Option<String>,
     /// PEM private key (RSA, mode 600) that signs responses.
     pub signing_key: PathBuf,
     /// PEM certificate of that key, published in the metadata.
@@ -216,6 +221,10 @@ pub struct SamlSettings {
     pub base_url: String,
     /// IdP entityID.
     pub entity_id: String,
+    /// Shown on the pages.
+    pub display_name: String,
+    /// Pages' language by default.
+    pub default_language: Lang,
     /// The signing key (absent when files are not read: `check-config --syntax-only`).
     pub signer: Option<Arc<Signer>>,
     /// DER of the signing certificate.
@@ -398,9 +407,25 @@ pub(super) fn build_saml(s: &SamlSection, base: &Path, c: &mut Collector) -> Sam
             );
         }
     }
+    let default_language = match s.default_language.as_deref() {
+        None | Some("en") => Lang::En,
+        Some("ja") => Lang::Ja,
+        Some(other) => {
+            c.add(
+                "saml.default_language",
+                format!("`{other}` is not one of: en, ja"),
+            );
+            Lang::En
+        }
+    };
     SamlSettings {
         base_url,
         entity_id,
+        display_name: s
+            .display_name
+            .clone()
+            .unwrap_or_else(|| "iwa-gateway".into()),
+        default_language,
         signer,
         signing_cert: signing_cert.unwrap_or_default(),
         next_signing_cert,

@@ -40,6 +40,8 @@ pub struct Metrics {
     pub keytab_keys: IntGaugeVec,
     /// `iwagw_challenges_total`: 401s sent to clients that sent no credentials.
     pub challenges: IntCounterVec,
+    /// `iwagw_saml_requests_total{endpoint,result}`: SAML sign-ins answered, by outcome.
+    pub saml: IntCounterVec,
     /// The directory's and the PAC's series.
     pub directory: DirectoryMetrics,
 }
@@ -167,8 +169,16 @@ impl Metrics {
         for r in routes {
             challenges.with_label_values(&[r]);
         }
+        let saml = must(IntCounterVec::new(
+            Opts::new(
+                "iwagw_saml_requests_total",
+                "SAML requests by endpoint and outcome (assertion, challenge, no_passive, or the refusal reason).",
+            ),
+            &["endpoint", "result"],
+        ));
         for c in [
             Box::new(build_info) as Box<dyn prometheus::core::Collector>,
+            Box::new(saml.clone()),
             Box::new(handshakes.clone()),
             Box::new(accept_duration.clone()),
             Box::new(token_size.clone()),
@@ -196,6 +206,7 @@ impl Metrics {
             keytab_reloads,
             keytab_keys,
             challenges,
+            saml,
         }
     }
 

@@ -20,11 +20,13 @@ use pingora::proxy::{ProxyHttp, Session};
 use pingora::Result;
 
 mod request;
+mod saml;
 
 use self::request::{
     normalize_path, request_id, strip_identity_headers, under_prefix, PathError, REQUEST_ID,
 };
 use crate::auth::{unix_now, Authenticator};
+use crate::config::saml::SamlSettings;
 use crate::config::{IdentityHeaders, Route, RouteAuth};
 use crate::http_error::{self, Refusal};
 use crate::identity::headers;
@@ -32,6 +34,7 @@ use crate::identity::resolve::{Denied, Resolver};
 use crate::metrics::Metrics;
 use crate::negotiate;
 use crate::session::{find_cookie, strip_cookie, CookieRejection, KeyRing, Session as UserSession};
+use kdc_bridge::proto::acceptor::Accepted;
 
 /// Session cookie settings in use.
 #[derive(Debug)]
@@ -74,8 +77,25 @@ pub struct Gateway {
     pub max_authorization_bytes: usize,
     /// Listening sockets.
     pub listeners: Vec<ListenerInfo>,
+    /// The SAML identity provider, if configured.
+    pub saml: Option<Arc<SamlSettings>>,
     /// Metrics.
     pub metrics: Metrics,
+}
+
+/// What the request's `Authorization: Negotiate` amounts to.
+enum Negotiated {
+    /// No `Authorization` header.
+    Absent,
+    /// A refused header or token (logged and counted).
+    Refused(Refusal),
+    /// A valid token.
+    Accepted {
+        /// What the acceptor found.
+        ok: Box<Accepted>,
+        /// Whether it came over TLS (the cookie gets `Secure`).
+        secure: bool,
+    },
 }
 
 /// Per-request state.
@@ -157,6 +177,11 @@ impl Gateway {
 
     /// Tries the session cookie. Returns the principal if it is valid.
     fn check_cookie(&self, session: &mut Session) -> Option<String> {
+        self.check_cookie_session(session).map(|s| s.principal)
+    }
+
+    /// Tries the session cookie. Returns the session if it is valid.
+    fn check_cookie_session(&self, session: &mut Session) -> Option<UserSession> {
         let sessions = self.sessions.as_ref()?;
         let name = sessions.ring.cookie_name();
         let value = find_cookie(
@@ -178,7 +203,7 @@ impl Gateway {
             .with_label_values(&[label])
             .inc();
         match outcome {
-            Ok(s) => Some(s.principal),
+            Ok(s) => Some(s),
             Err(CookieRejection::Expired) => None,
             Err(r) => {
                 tracing::info!(target: "security", event = "session_cookie", result = "rejected", reason = r.reason());
@@ -256,6 +281,54 @@ impl Gateway {
         }
     }
 
+    /// Checks the request's `Authorization: Negotiate`, logging and counting a refusal; a
+    /// valid token is removed from the request.
+    fn negotiate(&self, session: &mut Session, span: &tracing::Span) -> Negotiated {
+        let Some(value) = session
+            .req_header()
+            .headers
+            .get(AUTHORIZATION)
+            .map(|v| v.as_bytes().to_vec())
+        else {
+            return Negotiated::Absent;
+        };
+        let token = match negotiate::extract_token(&value, self.max_authorization_bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                self.auth.record_failure(e.reason());
+                let client = session
+                    .client_addr()
+                    .and_then(|a| a.as_inet())
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default();
+                span.in_scope(|| {
+                    tracing::info!(
+                        target: "security", event = "authentication", result = "failure",
+                        reason = e.reason(), client = %client, detail = %e,
+                        "Negotiate header refused"
+                    );
+                });
+                return Negotiated::Refused(match e {
+                    negotiate::HeaderError::TooLarge { .. } => Refusal::HeaderTooLarge,
+                    _ => Refusal::Challenge,
+                });
+            }
+        };
+        let listener = self.listener(session).cloned();
+        let client = session.client_addr().and_then(|a| a.as_inet()).copied();
+        let binding = listener.as_ref().and_then(|l| l.channel_binding);
+        match span.in_scope(|| self.auth.accept(&token, client, binding.as_ref())) {
+            Ok(ok) => {
+                session.req_header_mut().remove_header(&AUTHORIZATION);
+                Negotiated::Accepted {
+                    ok: Box::new(ok),
+                    secure: listener.as_ref().is_some_and(|l| l.tls),
+                }
+            }
+            Err(_) => Negotiated::Refused(Refusal::Challenge),
+        }
+    }
+
     async fn refuse(&self, session: &mut Session, refusal: Refusal) -> Result<bool> {
         let (header, body) = http_error::response(&refusal, &self.challenge_body)?;
         session
@@ -295,6 +368,9 @@ impl ProxyHttp for Gateway {
                 return self.refuse(session, Refusal::BadRequest).await;
             }
         };
+        if self.saml.is_some() && path.starts_with("/saml/") {
+            return self.saml_endpoint(session, ctx, &path).await;
+        }
         let Some(route) = self.route_for(&path) else {
             return self.refuse(session, Refusal::NotFound).await;
         };
@@ -333,62 +409,28 @@ impl ProxyHttp for Gateway {
             return Ok(false);
         }
 
-        let Some(value) = session
-            .req_header()
-            .headers
-            .get(AUTHORIZATION)
-            .map(|v| v.as_bytes().to_vec())
-        else {
-            if let Some(r) = self.routes.get(route) {
-                self.metrics
-                    .challenges
-                    .with_label_values(&[&r.prefix])
-                    .inc();
+        match self.negotiate(session, &span) {
+            Negotiated::Absent => {
+                if let Some(r) = self.routes.get(route) {
+                    self.metrics
+                        .challenges
+                        .with_label_values(&[&r.prefix])
+                        .inc();
+                }
+                self.refuse(session, Refusal::Challenge).await
             }
-            return self.refuse(session, Refusal::Challenge).await;
-        };
-        let token = match negotiate::extract_token(&value, self.max_authorization_bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                self.auth.record_failure(e.reason());
-                let client = session
-                    .client_addr()
-                    .and_then(|a| a.as_inet())
-                    .map(|a| a.ip().to_string())
-                    .unwrap_or_default();
-                span.in_scope(|| {
-                    tracing::info!(
-                        target: "security", event = "authentication", result = "failure",
-                        reason = e.reason(), client = %client, detail = %e,
-                        "Negotiate header refused"
-                    );
-                });
-                let refusal = match e {
-                    negotiate::HeaderError::TooLarge { .. } => Refusal::HeaderTooLarge,
-                    _ => Refusal::Challenge,
-                };
-                return self.refuse(session, refusal).await;
-            }
-        };
-        let listener = self.listener(session).cloned();
-        let client = session.client_addr().and_then(|a| a.as_inet()).copied();
-        let binding = listener.as_ref().and_then(|l| l.channel_binding);
-        match span.in_scope(|| self.auth.accept(&token, client, binding.as_ref())) {
-            Ok(ok) => {
+            Negotiated::Refused(refusal) => self.refuse(session, refusal).await,
+            Negotiated::Accepted { ok, secure } => {
                 let principal = ok.client.to_string();
-                session.req_header_mut().remove_header(&AUTHORIZATION);
                 if let Err(refusal) = self.identify(ctx, &principal, ok.pac).await {
                     return self.refuse(session, refusal).await;
                 }
-                let secure = listener.as_ref().is_some_and(|l| l.tls);
                 ctx.set_cookie = self.issue_cookie(&principal, ok.auth_time, ok.end_time, secure);
                 ctx.response_token = ok.response_token;
                 ctx.principal = Some(principal);
-                session.req_header_mut().remove_header(&AUTHORIZATION);
                 self.strip_session_cookie(session.req_header_mut());
                 Ok(false)
             }
-            Err(_) => self.refuse(session, Refusal::Challenge).await,
         }
     }
 

@@ -5,10 +5,17 @@
 //! - [`sign`]: enveloped RSA-SHA256 signatures with a SHA-256 digest.
 //! - [`response`]: `samlp:Response` with its assertion, and error responses.
 //! - [`form`]: query strings and form bodies, raw ranges kept for signature checks.
+//! - [`claims`]: the NameID and attributes an SP gets; [`metadata`]; [`pages`] (en/ja).
+//! - `idp`: the answers (server only).
 //! - `request`: an SP's AuthnRequest, decoded and checked against the registry (server only:
 //!   samael and libxmlsec1).
 
+pub mod claims;
 pub mod form;
+#[cfg(feature = "server")]
+pub mod idp;
+pub mod metadata;
+pub mod pages;
 #[cfg(feature = "server")]
 pub mod request;
 pub mod response;

@@ -39,6 +39,8 @@ fn settings(signatures: RequestSignatures) -> SamlSettings {
     SamlSettings {
         base_url: "https://gw.corp.test".into(),
         entity_id: "https://gw.corp.test/saml/metadata".into(),
+        display_name: "Corp".into(),
+        default_language: crate::saml::pages::Lang::En,
         signer: None,
         signing_cert: Vec::new(),
         next_signing_cert: None,

@@ -1,0 +1,277 @@
+//! `/saml/*`: the IdP's endpoints, answered by the gateway itself.
+//!
+//! - `GET /saml/metadata`
+//! - `GET /saml/sso?SAMLRequest=…` (HTTP-Redirect) and `POST /saml/sso` (HTTP-POST)
+//! - `GET /saml/idp-init?sp=<entityID>&RelayState=…`
+//!
+//! The user is signed in by a valid session cookie (unless `ForceAuthn`), else by Negotiate;
+//! without either the answer is the 401 challenge (`IsPassive`: a `NoPassive` status instead).
+
+use bytes::Bytes;
+use http::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE};
+use http::Method;
+use kdc_bridge::proto::principal::Principal;
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use pingora::Result;
+
+use super::{Gateway, Negotiated, RequestCtx};
+use crate::auth::unix_now;
+use crate::http_error::Refusal;
+use crate::identity::resolve::Denied;
+use crate::saml::idp::{Idp, SignIn};
+use crate::saml::pages::{Lang, Page};
+use crate::saml::request::{self, Binding, Refused, SsoRequest};
+use crate::saml::response::{status, AuthnMethod};
+use crate::saml::{metadata, request::MAX_ENCODED_BYTES};
+
+/// Largest POST body read at `/saml/sso`.
+const MAX_BODY_BYTES: usize = MAX_ENCODED_BYTES + 4096;
+
+impl Gateway {
+    pub(super) async fn saml_endpoint(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        path: &str,
+    ) -> Result<bool> {
+        let Some(saml) = self.saml.as_deref() else {
+            return self.refuse(session, Refusal::NotFound).await;
+        };
+        let now = unix_now();
+        let lang = Lang::negotiate(
+            session
+                .req_header()
+                .headers
+                .get(ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+            saml.default_language,
+        );
+        let method = session.req_header().method.clone();
+        let query = session.req_header().uri.query().unwrap_or("").to_owned();
+        let (endpoint, parsed) = match (path, &method) {
+            ("/saml/metadata", &Method::GET | &Method::HEAD) => {
+                let xml = metadata::render(saml, now);
+                return self
+                    .write(
+                        session,
+                        200,
+                        "application/samlmetadata+xml",
+                        xml.into_bytes(),
+                        &[],
+                    )
+                    .await;
+            }
+            ("/saml/sso", &Method::GET) => {
+                ("sso", request::parse(saml, Binding::Redirect, &query, now))
+            }
+            ("/saml/sso", &Method::POST) => {
+                let Some(body) = read_body(session).await? else {
+                    return self.refuse(session, Refusal::BadRequest).await;
+                };
+                ("sso", request::parse(saml, Binding::Post, &body, now))
+            }
+            ("/saml/idp-init", &Method::GET) => ("idp_init", request::idp_initiated(saml, &query)),
+            _ => return self.refuse(session, Refusal::NotFound).await,
+        };
+        let req = match parsed {
+            Ok(r) => r,
+            Err(refused) => {
+                self.count(endpoint, refused.reason());
+                let (reason, detail) = match &refused {
+                    Refused::Page { reason, detail } => (*reason, detail.as_str()),
+                    Refused::Status {
+                        reason, message, ..
+                    } => (*reason, message.as_str()),
+                };
+                tracing::info!(
+                    target: "security", event = "saml_request", result = "refused", reason,
+                    detail, request_id = %ctx.request_id, "SAML request refused"
+                );
+                let idp = self.idp(saml)?;
+                let page = idp.refused(&refused, now, lang).map_err(internal)?;
+                return self.page(session, page, None).await;
+            }
+        };
+        self.saml_sign_in(session, ctx, endpoint, req, lang).await
+    }
+
+    async fn saml_sign_in(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        endpoint: &'static str,
+        req: SsoRequest,
+        lang: Lang,
+    ) -> Result<bool> {
+        let saml = self.saml.as_deref().ok_or_else(|| internal("no [saml]"))?;
+        let idp = self.idp(saml)?;
+        let span = tracing::info_span!("request", request_id = %ctx.request_id);
+        let cookie = if req.force_authn {
+            None
+        } else {
+            self.check_cookie_session(session)
+        };
+        let (principal, pac, sign_in, set_cookie) = if let Some(s) = cookie {
+            let sign_in = SignIn {
+                method: AuthnMethod::Windows,
+                authn_instant: s.auth_time,
+                session_end: Some(s.expires_at),
+            };
+            (s.principal, None, sign_in, None)
+        } else {
+            match self.negotiate(session, &span) {
+                Negotiated::Accepted { ok, secure } => {
+                    let principal = ok.client.to_string();
+                    let cookie = self.issue_cookie(&principal, ok.auth_time, ok.end_time, secure);
+                    let sign_in = SignIn {
+                        method: AuthnMethod::Windows,
+                        authn_instant: unix_now(),
+                        session_end: Some(ok.end_time),
+                    };
+                    (principal, ok.pac, sign_in, cookie)
+                }
+                Negotiated::Absent | Negotiated::Refused(_) if req.is_passive => {
+                    self.count(endpoint, "no_passive");
+                    let page = idp
+                        .status(
+                            &req,
+                            status::RESPONDER,
+                            Some(status::NO_PASSIVE),
+                            "the user is not signed in and IsPassive forbids asking",
+                            unix_now(),
+                            lang,
+                        )
+                        .map_err(internal)?;
+                    return self.page(session, page, None).await;
+                }
+                Negotiated::Absent | Negotiated::Refused(Refusal::Challenge) => {
+                    self.count(endpoint, "challenge");
+                    return self.refuse(session, Refusal::Challenge).await;
+                }
+                Negotiated::Refused(refusal) => {
+                    self.count(endpoint, "refused");
+                    return self.refuse(session, refusal).await;
+                }
+            }
+        };
+        let Ok(parsed) = Principal::parse(&principal) else {
+            return self.refuse(session, Refusal::Challenge).await;
+        };
+        let user = match self.resolver.resolve(&parsed, pac).await {
+            Ok(u) => u,
+            Err(denied) => {
+                self.count(endpoint, denied.reason());
+                tracing::info!(
+                    target: "security", event = "authorization", result = "failure",
+                    reason = denied.reason(), principal = %principal, sp = %req.sp,
+                    request_id = %ctx.request_id, "signed-in user refused"
+                );
+                let message = match denied {
+                    Denied::AccountDisabled => "the account is disabled",
+                    Denied::DirectoryUnavailable => "the directory cannot be reached",
+                };
+                let page = idp
+                    .status(
+                        &req,
+                        status::RESPONDER,
+                        Some(status::AUTHN_FAILED),
+                        message,
+                        unix_now(),
+                        lang,
+                    )
+                    .map_err(internal)?;
+                return self.page(session, page, None).await;
+            }
+        };
+        let page = idp
+            .assertion(&req, &user, sign_in, unix_now(), lang)
+            .map_err(internal)?;
+        self.count(endpoint, "assertion");
+        tracing::info!(
+            target: "security", event = "saml_assertion", result = "success",
+            principal = %principal, sp = %req.sp, acs = %req.acs_url,
+            signed_request = req.signed, request_id = %ctx.request_id,
+            "assertion issued"
+        );
+        ctx.principal = Some(principal);
+        self.page(session, page, set_cookie).await
+    }
+
+    fn idp<'a>(&'a self, saml: &'a crate::config::saml::SamlSettings) -> Result<Idp<'a>> {
+        let signer = saml
+            .signer
+            .as_deref()
+            .ok_or_else(|| internal("the SAML signing key is not loaded"))?;
+        Ok(Idp { saml, signer })
+    }
+
+    fn count(&self, endpoint: &str, result: &str) {
+        self.metrics
+            .saml
+            .with_label_values(&[endpoint, result])
+            .inc();
+    }
+
+    async fn page(
+        &self,
+        session: &mut Session,
+        page: Page,
+        set_cookie: Option<String>,
+    ) -> Result<bool> {
+        let mut extra = vec![
+            ("content-security-policy", page.csp),
+            ("x-content-type-options", "nosniff".to_owned()),
+            ("referrer-policy", "no-referrer".to_owned()),
+        ];
+        if let Some(c) = set_cookie {
+            extra.push((SET_COOKIE.as_str(), c));
+        }
+        self.write(
+            session,
+            page.status,
+            "text/html; charset=utf-8",
+            page.html.into_bytes(),
+            &extra,
+        )
+        .await
+    }
+
+    async fn write(
+        &self,
+        session: &mut Session,
+        status: u16,
+        content_type: &str,
+        body: Vec<u8>,
+        extra: &[(&'static str, String)],
+    ) -> Result<bool> {
+        let mut h = ResponseHeader::build(status, Some(4 + extra.len()))?;
+        h.insert_header(CONTENT_TYPE, content_type)?;
+        h.insert_header(CONTENT_LENGTH, body.len().to_string())?;
+        h.insert_header(CACHE_CONTROL, "no-store")?;
+        for (name, value) in extra {
+            h.append_header(*name, value.as_str())?;
+        }
+        session.write_response_header(Box::new(h), false).await?;
+        session
+            .write_response_body(Some(Bytes::from(body)), true)
+            .await?;
+        Ok(true)
+    }
+}
+
+/// The POST body as UTF-8, at most [`MAX_BODY_BYTES`]; `None` when larger or not UTF-8.
+async fn read_body(session: &mut Session) -> Result<Option<String>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = session.read_request_body().await? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8(body).ok())
+}
+
+fn internal(e: impl std::fmt::Display) -> Box<pingora::Error> {
+    pingora::Error::explain(pingora::ErrorType::InternalError, e.to_string())
+}

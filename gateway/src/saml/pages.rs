@@ -1,0 +1,235 @@
+//! The pages people see during a SAML sign-in, in English and Japanese: the hand-off page that
+//! posts the response to the SP (auto-submitted by a script the Content-Security-Policy allows
+//! by its hash; a button without JavaScript), and the error page. Plain server-rendered HTML:
+//! labelled, keyboard-usable, black on white.
+
+use std::sync::OnceLock;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+
+use super::xml::escape_html;
+
+/// A page language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Japanese.
+    Ja,
+}
+
+impl Lang {
+    /// The `lang` attribute.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Ja => "ja",
+        }
+    }
+
+    /// The preferred supported language of an `Accept-Language` header (RFC 9110 §12.5.4),
+    /// or `default`.
+    pub fn negotiate(accept_language: Option<&str>, default: Self) -> Self {
+        let Some(header) = accept_language else {
+            return default;
+        };
+        let mut best: Option<(u16, Self)> = None;
+        for item in header.split(',').take(32) {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q=").map(str::to_owned))
+                .map_or(1000, |q| {
+                    (q.parse::<f32>().unwrap_or(0.0).clamp(0.0, 1.0) * 1000.0) as u16
+                });
+            let lang = match tag.split('-').next() {
+                Some("ja") => Self::Ja,
+                Some("en") => Self::En,
+                _ => continue,
+            };
+            if q > 0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(default, |(_, l)| l)
+    }
+}
+
+/// A page and the headers that must go with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Security-Policy`.
+    pub csp: String,
+    /// The HTML.
+    pub html: String,
+}
+
+const SUBMIT_SCRIPT: &str = "document.forms[0].submit();";
+const STYLE: &str = "body{font-family:system-ui,sans-serif;color:#111;background:#fff;max-width:40em;margin:3em auto;padding:0 1em;line-height:1.5}button{font-size:1rem;padding:.5em 1.2em}";
+
+fn hash(text: &str) -> String {
+    format!(
+        "'sha256-{}'",
+        STANDARD.encode(Sha256::digest(text.as_bytes()))
+    )
+}
+
+fn hashes() -> &'static (String, String) {
+    static H: OnceLock<(String, String)> = OnceLock::new();
+    H.get_or_init(|| (hash(SUBMIT_SCRIPT), hash(STYLE)))
+}
+
+/// The origin and path of `url` (a CSP source expression matches the path, not the query).
+fn csp_source(url: &str) -> String {
+    let cut = url.find(['?', '#']).unwrap_or(url.len());
+    url[..cut].replace([';', ',', ' ', '\''], "")
+}
+
+/// The page that posts `field` (`SAMLResponse`) to `action` with `relay_state`.
+pub fn post(
+    lang: Lang,
+    tenant: &str,
+    action: &str,
+    field: &str,
+    value: &str,
+    relay_state: Option<&str>,
+) -> Page {
+    let (scripts, styles) = hashes();
+    let (title, text, button) = match lang {
+        Lang::En => (
+            "Signing you in",
+            "You are being signed in to the application.",
+            "Continue",
+        ),
+        Lang::Ja => (
+            "サインインしています",
+            "アプリケーションにサインインしています。",
+            "続行",
+        ),
+    };
+    let relay = relay_state
+        .map(|r| {
+            format!(
+                "<input type=\"hidden\" name=\"RelayState\" value=\"{}\">",
+                escape_html(r)
+            )
+        })
+        .unwrap_or_default();
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title} - {tenant}</title><style>{STYLE}</style></head><body>\
+<main><h1>{tenant}</h1><form method=\"post\" action=\"{action}\">\
+<input type=\"hidden\" name=\"{field}\" value=\"{value}\">{relay}\
+<p>{text}</p><noscript><button type=\"submit\">{button}</button></noscript></form></main>\
+<script>{SUBMIT_SCRIPT}</script></body></html>\n",
+        lang = lang.tag(),
+        tenant = escape_html(tenant),
+        action = escape_html(action),
+        field = escape_html(field),
+        value = escape_html(value),
+    );
+    Page {
+        status: 200,
+        csp: format!(
+            "default-src 'none'; script-src {scripts}; style-src {styles}; form-action {}; base-uri 'none'; frame-ancestors 'none'",
+            csp_source(action)
+        ),
+        html,
+    }
+}
+
+/// The error page (an unknown SP, a request that cannot be answered safely).
+pub fn error(lang: Lang, tenant: &str, status: u16) -> Page {
+    let (_, styles) = hashes();
+    let (title, text) = match lang {
+        Lang::En => (
+            "Sign-in request refused",
+            "The application sent a sign-in request this sign-in service cannot accept. Go back to the application and try again; if this keeps happening, contact your administrator and mention the time.",
+        ),
+        Lang::Ja => (
+            "サインイン要求を受け付けられません",
+            "アプリケーションから受け付けられないサインイン要求が送られました。アプリケーションに戻ってもう一度お試しください。繰り返し表示される場合は、この時刻を添えて管理者に連絡してください。",
+        ),
+    };
+    Page {
+        status,
+        csp: format!("default-src 'none'; style-src {styles}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+        html: format!(
+            "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title} - {tenant}</title><style>{STYLE}</style></head><body><main><h1>{title}</h1>\
+<p>{text}</p><p>{tenant}</p></main></body></html>\n",
+            lang.tag(),
+            tenant = escape_html(tenant),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_best_supported_language() {
+        assert_eq!(Lang::negotiate(None, Lang::Ja), Lang::Ja);
+        assert_eq!(
+            Lang::negotiate(Some("ja-JP,ja;q=0.9,en;q=0.8"), Lang::En),
+            Lang::Ja
+        );
+        assert_eq!(
+            Lang::negotiate(Some("fr, en-US;q=0.5, ja;q=0.4"), Lang::Ja),
+            Lang::En
+        );
+        assert_eq!(Lang::negotiate(Some("de, fr"), Lang::Ja), Lang::Ja);
+        assert_eq!(
+            Lang::negotiate(Some("ja;q=0, en;q=0.1"), Lang::Ja),
+            Lang::En
+        );
+        assert_eq!(Lang::negotiate(Some("ja;q=abc"), Lang::En), Lang::En);
+    }
+
+    #[test]
+    fn the_post_page_escapes_everything_and_allows_only_its_script() {
+        let p = post(
+            Lang::En,
+            "Corp <Test>",
+            "https://sp/acs?a=1&b=\"",
+            "SAMLResponse",
+            "PHg+",
+            Some("\"><script>x</script>"),
+        );
+        assert!(p
+            .html
+            .contains("action=\"https://sp/acs?a=1&amp;b=&quot;\""));
+        assert!(p
+            .html
+            .contains("value=\"&quot;&gt;&lt;script&gt;x&lt;/script&gt;\""));
+        assert!(p
+            .html
+            .contains("<title>Signing you in - Corp &lt;Test&gt;</title>"));
+        assert_eq!(p.html.matches("<script>").count(), 1);
+        assert!(p
+            .html
+            .contains("<noscript><button type=\"submit\">Continue</button></noscript>"));
+        assert!(p.csp.contains(&hash(SUBMIT_SCRIPT)));
+        assert!(p.csp.contains("form-action https://sp/acs;"));
+        assert!(p.csp.starts_with("default-src 'none'"));
+        let ja = post(Lang::Ja, "t", "https://sp/acs", "SAMLResponse", "x", None);
+        assert!(ja.html.contains("lang=\"ja\"") && ja.html.contains("続行"));
+        assert!(!ja.html.contains("RelayState"));
+    }
+
+    #[test]
+    fn the_error_page_says_nothing_about_the_request() {
+        let p = error(Lang::Ja, "Corp", 400);
+        assert_eq!(p.status, 400);
+        assert!(p.html.contains("lang=\"ja\""));
+        assert!(p.csp.contains("form-action 'none'"));
+        assert!(!p.csp.contains("script-src"));
+    }
+}
