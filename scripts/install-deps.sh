@@ -17,8 +17,9 @@ say() { printf '==> %s\n' "$*" >&2; }
 build_pkgs=(build-essential cmake clang libclang-dev pkg-config libkrb5-dev libxmlsec1-dev libxml2-dev libssl-dev)
 # The throw-away AD and its clients.
 ad_pkgs=(samba samba-ad-dc samba-ad-provision samba-common-bin ldb-tools krb5-user ldap-utils openssl curl ca-certificates)
-# The browser single-sign-on test; xmlsec1, the reference verifier of the SAML signatures.
-browser_pkgs=(chromium chromium-driver xmlsec1)
+# The browser single-sign-on test; xmlsec1, the reference verifier of the SAML signatures;
+# python3-venv for the pysaml2 service provider (tests/saml-sp, pysaml2 itself from PyPI).
+browser_pkgs=(chromium chromium-driver xmlsec1 python3-venv)
 
 pkgs=("${build_pkgs[@]}" "${ad_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${browser_pkgs[@]}")

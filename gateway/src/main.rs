@@ -391,6 +391,12 @@ fn run(cfg: Config) -> ExitCode {
         challenge_body: Bytes::from(cfg.challenge_body),
         max_authorization_bytes: kerberos.max_authorization_bytes,
         listeners: listener_info,
+        throttle: policy::throttle::Throttle::new(
+            cfg.saml
+                .as_ref()
+                .map(|s| s.login.throttle)
+                .unwrap_or_default(),
+        ),
         saml: cfg.saml.map(Arc::new),
         metrics: metrics.clone(),
     };

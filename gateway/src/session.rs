@@ -160,19 +160,25 @@ impl KeyRing {
 
     /// Seals `session` into a cookie value.
     pub fn seal(&self, session: &Session) -> String {
-        let Some(key) = self.keys.first() else {
-            return String::new();
-        };
         let mut plain = Vec::with_capacity(HEADER_LEN + session.principal.len());
         plain.extend_from_slice(&session.issued_at.to_be_bytes());
         plain.extend_from_slice(&session.expires_at.to_be_bytes());
         plain.extend_from_slice(&session.auth_time.to_be_bytes());
         plain.extend_from_slice(session.principal.as_bytes());
+        self.seal_bytes(self.cookie_name.as_bytes(), &plain)
+    }
+
+    /// Seals `plain` for `purpose` (the AEAD's associated data: a value sealed for one purpose
+    /// does not open for another; the session cookie's is its name).
+    pub fn seal_bytes(&self, purpose: &[u8], plain: &[u8]) -> String {
+        let Some(key) = self.keys.first() else {
+            return String::new();
+        };
         let mut nonce = [0u8; NONCE_LEN];
         rand::thread_rng().fill_bytes(&mut nonce);
         let payload = Payload {
-            msg: &plain,
-            aad: self.cookie_name.as_bytes(),
+            msg: plain,
+            aad: purpose,
         };
         // Encryption only fails for messages over 256 GiB.
         let sealed = key
@@ -186,8 +192,8 @@ impl KeyRing {
         format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(out))
     }
 
-    /// Opens a cookie value and checks it is valid at `now`.
-    pub fn open(&self, value: &str, now: i64) -> Result<Session, CookieRejection> {
+    /// Opens a value sealed by [`KeyRing::seal_bytes`] for `purpose`.
+    pub fn open_bytes(&self, purpose: &[u8], value: &str) -> Result<Vec<u8>, CookieRejection> {
         if value.len() > MAX_COOKIE_LEN {
             return Err(CookieRejection::Malformed);
         }
@@ -210,12 +216,16 @@ impl KeyRing {
             .ok_or(CookieRejection::UnknownKey)?;
         let payload = Payload {
             msg: sealed,
-            aad: self.cookie_name.as_bytes(),
+            aad: purpose,
         };
-        let plain = key
-            .aead
+        key.aead
             .decrypt(XNonce::from_slice(nonce), payload)
-            .map_err(|_| CookieRejection::Tampered)?;
+            .map_err(|_| CookieRejection::Tampered)
+    }
+
+    /// Opens a cookie value and checks it is valid at `now`.
+    pub fn open(&self, value: &str, now: i64) -> Result<Session, CookieRejection> {
+        let plain = self.open_bytes(self.cookie_name.as_bytes(), value)?;
         let (issued, rest) = plain
             .split_first_chunk::<8>()
             .ok_or(CookieRejection::Malformed)?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use kdc_bridge::net::dc::DcEndpoint;
 use kdc_bridge::net::ldap::{
     load_ca_bundle, tls_config_from_pem, BindPassword, Directory, DirectoryError, NoopObserver,
-    Security, UserKey,
+    PasswordVerdict, Security, UserKey,
 };
 use ldap_common::{ad, dc_ldap, dc_ldaps, unrelated_ca_pem, DC_IP};
 use rustls::CertificateError;
@@ -130,4 +130,53 @@ async fn a_wrong_password_is_bind_rejected_on_every_dc() {
     let status = dir.status();
     assert_eq!(status.dcs.len(), 2);
     assert!(status.dcs.iter().all(|d| d.up && d.streak == 0));
+}
+
+#[tokio::test]
+async fn user_passwords_are_checked_by_a_bind_as_the_user() {
+    // The login form's check: a dead DC first, so the check fails over like a lookup.
+    let dir = directory(vec![ldap_common::dead_dc(), dc_ldaps()], ad().ldaps());
+    let key = |n: &str| UserKey::sam_account_name(n).unwrap();
+    let alice_pw = ad().var("IWA_AD_PW_ALICE").to_owned();
+    match dir.check_password(&key("alice"), &alice_pw).await.unwrap() {
+        PasswordVerdict::Valid(identity) => {
+            assert_eq!(identity.sam_account_name.as_deref(), Some("alice"));
+            assert_eq!(identity.text("mail"), Some("alice@corp.test"));
+        }
+        other => panic!("alice's password: {other:?}"),
+    }
+    let upn = UserKey::upn("alice@corp.test").unwrap();
+    assert!(matches!(
+        dir.check_password(&upn, &alice_pw).await.unwrap(),
+        PasswordVerdict::Valid(_)
+    ));
+    assert_eq!(
+        dir.check_password(&key("alice"), "wrong").await.unwrap(),
+        PasswordVerdict::Wrong
+    );
+    // An empty password would be an unauthenticated bind, which succeeds: never sent.
+    assert_eq!(
+        dir.check_password(&key("alice"), "").await.unwrap(),
+        PasswordVerdict::Wrong
+    );
+    assert_eq!(
+        dir.check_password(&key("nobody"), "x").await.unwrap(),
+        PasswordVerdict::NoSuchUser
+    );
+    let mallory_pw = ad().var("IWA_AD_PW_MALLORY").to_owned();
+    assert_eq!(
+        dir.check_password(&key("mallory"), &mallory_pw)
+            .await
+            .unwrap(),
+        PasswordVerdict::Disabled
+    );
+    // A wrong user password is no reason to take the DC out of rotation.
+    let status = dir.status();
+    assert!(
+        status
+            .dcs
+            .iter()
+            .any(|d| d.dc == "127.0.0.21:636" && d.up && d.streak == 0),
+        "{status:?}"
+    );
 }

@@ -15,7 +15,7 @@ use kdc_bridge::net::ldap::{
 };
 use ldap_common::{ad, dc_ldaps, dc_ldaps_addr, dead_dc, Event, Mode, Proxy, Recorder};
 
-const DEAD: &str = "127.0.0.22:636";
+const DEAD: &str = "127.0.0.29:636";
 const HANGING: &str = "dc1.corp.test:636";
 const REAL: &str = "127.0.0.21:636";
 

@@ -156,7 +156,7 @@ async fn a_directory_of_discovered_dcs_fails_over_among_them() {
     // a refused one first (priority 0), the test DC next.
     let server = dns_server(vec![(
         "_ldap._tcp.lab.test.",
-        vec![(0, 100, 389, "127.0.0.22."), (5, 100, 389, "127.0.0.21.")],
+        vec![(0, 100, 389, "127.0.0.29."), (5, 100, 389, "127.0.0.21.")],
     )])
     .await;
     let recorder = Arc::new(Recorder::default());
@@ -170,13 +170,13 @@ async fn a_directory_of_discovered_dcs_fails_over_among_them() {
     assert_eq!(dir.rediscover(&mut Lcg(1)).await.unwrap(), 2);
     // LDAPS: SRV gives the LDAP port, the DCs are asked on 636.
     let dcs: Vec<String> = dir.status().dcs.into_iter().map(|d| d.dc).collect();
-    assert_eq!(dcs, vec!["127.0.0.22:636", "127.0.0.21:636"]);
+    assert_eq!(dcs, vec!["127.0.0.29:636", "127.0.0.21:636"]);
     let found = dir.fetch(&alice).await.unwrap().expect("alice");
     assert_eq!(found.text("mail"), Some("alice@corp.test"));
     assert_eq!(
         Recorder::connects(&recorder.take()),
         vec![
-            ("127.0.0.22:636".to_owned(), Err("connect_failed")),
+            ("127.0.0.29:636".to_owned(), Err("connect_failed")),
             ("127.0.0.21:636".to_owned(), Ok(())),
         ]
     );

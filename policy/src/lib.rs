@@ -1,4 +1,4 @@
-//! Tenant access policy (its own issue).
+//! Tenant access policy (its own issue) and sign-in throttling ([`throttle`]).
 
 // Library code never panics on input: these lints are errors under `clippy -D warnings`.
 // A justified exception carries an `#[allow]` with the invariant that makes it safe.
@@ -11,3 +11,5 @@
         clippy::indexing_slicing
     )
 )]
+
+pub mod throttle;

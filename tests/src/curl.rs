@@ -16,6 +16,7 @@ pub struct Curl<'a> {
     path: String,
     ccache: Option<Ccache>,
     headers: Vec<String>,
+    form: Option<String>,
     tls: bool,
     http2: bool,
 }
@@ -28,6 +29,7 @@ impl<'a> Curl<'a> {
             path: path.to_owned(),
             ccache: None,
             headers: Vec::new(),
+            form: None,
             tls: false,
             http2: false,
         }
@@ -42,6 +44,12 @@ impl<'a> Curl<'a> {
     /// `-H 'Name: value'`.
     pub fn header(mut self, header: &str) -> Self {
         self.headers.push(header.to_owned());
+        self
+    }
+
+    /// A POST of this `application/x-www-form-urlencoded` body (already encoded).
+    pub fn post_form(mut self, body: &str) -> Self {
+        self.form = Some(body.to_owned());
         self
     }
 
@@ -84,6 +92,12 @@ impl<'a> Curl<'a> {
         }
         for h in &self.headers {
             cmd.arg("-H").arg(h);
+        }
+        if let Some(form) = &self.form {
+            let file = dir.join(&format!("curl-{n}.form"));
+            std::fs::write(&file, form).expect("write the form body");
+            cmd.arg("--data-binary").arg(format!("@{}", file.display()));
+            cmd.args(["-H", "Content-Type: application/x-www-form-urlencoded"]);
         }
         match &self.ccache {
             Some(cc) => {

@@ -11,8 +11,11 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use e2e::{real_dc, workspace_root, Gateway, GatewayOptions};
 
-const SP: &str = "https://sp.example/metadata";
-const ACS: &str = "https://sp.example/acs";
+/// An SP registered without a certificate (the tests write its AuthnRequests themselves).
+const SP: &str = "https://plain-sp.example/metadata";
+const ACS: &str = "https://plain-sp.example/acs";
+/// The pysaml2 SP (tests/saml-sp): its AuthnRequests must be signed.
+const PYSAML2_SP: &str = "https://sp.example/metadata";
 
 fn vectors() -> PathBuf {
     workspace_root().join("gateway/tests/vectors/saml")
@@ -40,6 +43,17 @@ fn options() -> GatewayOptions {
         "name = \"groups\"".into(),
         "source = \"groups\"".into(),
         "group_patterns = [\"Engineering\", \"Staff\"]".into(),
+        "[[saml.service_providers]]".into(),
+        format!("entity_id = \"{PYSAML2_SP}\""),
+        "acs = [{ url = \"https://sp.example/acs\" }]".into(),
+        format!("certificate = \"{}\"", vectors().join("sp.pem").display()),
+        "name_id = { format = \"email\", source = \"mail\" }".into(),
+        "[[saml.service_providers.attributes]]".into(),
+        "name = \"displayName\"".into(),
+        "source = \"ldap:displayName\"".into(),
+        "[[saml.service_providers.attributes]]".into(),
+        "name = \"upn\"".into(),
+        "source = \"upn\"".into(),
     ];
     opts
 }
@@ -139,8 +153,11 @@ fn sp_initiated_sign_in_is_silent_and_the_assertion_verifies() {
     let r = gw.curl(&path).negotiate(&alice).send();
     assert_eq!(r.status, 200, "{r:?}\n{}", gw.log());
     let csp = r.header("content-security-policy").unwrap_or_default();
-    assert!(csp.contains("form-action https://sp.example/acs"), "{csp}");
-    assert!(r.body.contains("action=\"https://sp.example/acs\""));
+    assert!(
+        csp.contains("form-action https://plain-sp.example/acs"),
+        "{csp}"
+    );
+    assert!(r.body.contains("action=\"https://plain-sp.example/acs\""));
     assert!(r.body.contains("name=\"RelayState\" value=\"rs-1\""));
     let xml = saml_response(&r.body);
     assert!(xmlsec_verify(&gw, &xml, None), "{xml}");
@@ -151,7 +168,7 @@ fn sp_initiated_sign_in_is_silent_and_the_assertion_verifies() {
     ));
     assert!(xml.contains("InResponseTo=\"_e2e1\""));
     assert!(xml.contains(">alice@corp.test</saml:NameID>"), "{xml}");
-    assert!(xml.contains("<saml:Audience>https://sp.example/metadata</saml:Audience>"));
+    assert!(xml.contains("<saml:Audience>https://plain-sp.example/metadata</saml:Audience>"));
     assert!(xml.contains("urn:federation:authentication:windows"));
     assert!(
         xml.contains("<saml:AttributeValue>Engineering</saml:AttributeValue>"),
@@ -189,7 +206,7 @@ fn sp_initiated_sign_in_is_silent_and_the_assertion_verifies() {
 
     // IdP-initiated.
     let r = gw
-        .curl("/saml/idp-init?sp=https%3A%2F%2Fsp.example%2Fmetadata&RelayState=%2Fhome")
+        .curl("/saml/idp-init?sp=https%3A%2F%2Fplain-sp.example%2Fmetadata&RelayState=%2Fhome")
         .negotiate(&alice)
         .send();
     assert_eq!(r.status, 200, "{r:?}");
@@ -246,4 +263,285 @@ fn passive_unknown_and_unregistered_requests_never_sign_anyone_in() {
         .send();
     assert_eq!(r.status, 400);
     assert!(r.body.contains("lang=\"ja\""));
+}
+
+/// Runs the pysaml2 SP (tests/saml-sp/run.sh): JSON out, or the error.
+fn pysaml2(args: &[&str]) -> Result<serde_json::Value, String> {
+    let out = Command::new(workspace_root().join("tests/saml-sp/run.sh"))
+        .args(args)
+        .output()
+        .expect("tests/saml-sp/run.sh runs");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_real_sp_library_accepts_the_assertions() {
+    let gw = Gateway::start("saml-pysaml2", &options());
+    let meta = gw.curl("/saml/metadata").send();
+    assert_eq!(meta.status, 200);
+    let metadata =
+        std::env::temp_dir().join(format!("iwa-e2e-idp-metadata-{}.xml", std::process::id()));
+    std::fs::write(&metadata, &meta.body).expect("write metadata");
+    let md = metadata.to_str().expect("UTF-8 path");
+    let alice = gw.kinit("alice");
+    let expect_alice = |v: &serde_json::Value| {
+        assert_eq!(v["name_id"], "alice@corp.test", "{v}");
+        assert_eq!(
+            v["name_id_format"],
+            "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+        );
+        assert_eq!(v["issuer"], "https://gw.corp.test/saml/metadata");
+        assert_eq!(v["attributes"]["displayName"][0], "Alice Liddell", "{v}");
+        assert_eq!(v["attributes"]["upn"][0], "alice@corp.test");
+    };
+
+    // SP-initiated, HTTP-Redirect, signed by pysaml2.
+    let req = pysaml2(&["request", "--idp-metadata", md, "--binding", "redirect"]).unwrap();
+    let url = req["url"].as_str().expect("url");
+    let path = url
+        .strip_prefix("https://gw.corp.test")
+        .expect("the SSO URL from the metadata");
+    let r = gw.curl(path).negotiate(&alice).send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", gw.log());
+    let b64 = STANDARD.encode(saml_response(&r.body));
+    let id = req["request_id"].as_str().expect("id");
+    let v = pysaml2(&[
+        "verify",
+        "--idp-metadata",
+        md,
+        "--response",
+        &b64,
+        "--request-id",
+        id,
+    ])
+    .unwrap();
+    expect_alice(&v);
+    assert_eq!(v["in_response_to"], id);
+    assert_eq!(v["authn_context"], "urn:federation:authentication:windows");
+    assert!(gw.log().contains("signed_request=true"), "{}", gw.log());
+
+    // SP-initiated, HTTP-POST with an enveloped signature.
+    let req = pysaml2(&["request", "--idp-metadata", md, "--binding", "post"]).unwrap();
+    let body = format!(
+        "SAMLRequest={}&RelayState={}",
+        percent_encode(req["saml_request"].as_str().expect("SAMLRequest")),
+        percent_encode(req["relay_state"].as_str().expect("RelayState"))
+    );
+    let r = gw
+        .curl("/saml/sso")
+        .post_form(&body)
+        .negotiate(&alice)
+        .send();
+    assert_eq!(r.status, 200, "{r:?}\n{}", gw.log());
+    assert!(r.body.contains("name=\"RelayState\" value=\"rs-pysaml2\""));
+    let b64 = STANDARD.encode(saml_response(&r.body));
+    let id = req["request_id"].as_str().expect("id");
+    expect_alice(
+        &pysaml2(&[
+            "verify",
+            "--idp-metadata",
+            md,
+            "--response",
+            &b64,
+            "--request-id",
+            id,
+        ])
+        .unwrap(),
+    );
+
+    // IdP-initiated: unsolicited, accepted by the SP as such.
+    let r = gw
+        .curl("/saml/idp-init?sp=https%3A%2F%2Fsp.example%2Fmetadata")
+        .negotiate(&alice)
+        .send();
+    assert_eq!(r.status, 200, "{r:?}");
+    let b64 = STANDARD.encode(saml_response(&r.body));
+    expect_alice(&pysaml2(&["verify", "--idp-metadata", md, "--response", &b64]).unwrap());
+
+    // The SP refuses a tampered assertion.
+    let tampered = STANDARD.encode(saml_response(&r.body).replace(
+        ">alice@corp.test</saml:NameID>",
+        ">bob@corp.test</saml:NameID>",
+    ));
+    assert!(pysaml2(&["verify", "--idp-metadata", md, "--response", &tampered]).is_err());
+
+    // This SP must sign: its unsigned request gets the error page.
+    let req = pysaml2(&[
+        "request",
+        "--idp-metadata",
+        md,
+        "--binding",
+        "redirect",
+        "--unsigned",
+    ])
+    .unwrap();
+    let path = req["url"]
+        .as_str()
+        .and_then(|u| u.strip_prefix("https://gw.corp.test"))
+        .expect("path");
+    let r = gw.curl(path).negotiate(&alice).send();
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(gw.log().contains("reason=\"unsigned\""), "{}", gw.log());
+    let _ = std::fs::remove_file(&metadata);
+}
+
+/// The form's hidden `state` and the nonce cookie that goes with it.
+fn form_state(r: &e2e::Reply) -> (String, String) {
+    let start = r
+        .body
+        .find("name=\"state\" value=\"")
+        .unwrap_or_else(|| panic!("no login form in {}", r.body))
+        + "name=\"state\" value=\"".len();
+    let end = start + r.body[start..].find('"').expect("end of state");
+    let cookie = r
+        .header_all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("iwagw_login="))
+        .and_then(|c| c.split(';').next())
+        .expect("the nonce cookie")
+        .to_owned();
+    (r.body[start..end].to_owned(), cookie)
+}
+
+fn login(gw: &Gateway, state: &str, cookie: &str, user: &str, password: &str) -> e2e::Reply {
+    let body = format!(
+        "state={}&username={}&password={}",
+        percent_encode(state),
+        percent_encode(user),
+        percent_encode(password)
+    );
+    gw.curl("/saml/login")
+        .post_form(&body)
+        .header(&format!("Cookie: {cookie}"))
+        .header("Accept-Language: en")
+        .send()
+}
+
+#[test]
+fn the_password_form_signs_in_and_locks_out_before_ad_does() {
+    let mut opts = options();
+    // 127.0.0.1 is outside the Kerberos networks: the form comes at once.
+    let at = opts
+        .extra
+        .iter()
+        .position(|l| l == "[[saml.service_providers]]")
+        .expect("an SP");
+    opts.extra
+        .insert(at, "kerberos_networks = [\"10.0.0.0/8\"]".into());
+    opts.extra.insert(at + 1, "[saml.login]".into());
+    opts.extra.insert(at + 2, "user_failures = 3".into());
+    opts.extra.insert(at + 3, "lockout_seconds = 600".into());
+    let gw = Gateway::start("saml-login", &opts);
+    let ad = e2e::ad();
+    let alice_pw = ad.var("IWA_AD_PW_ALICE").to_owned();
+
+    let r = gw.curl(&authn_request("_f1", SP, "")).send();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("<label for=\"password\">"), "{}", r.body);
+    let (state, cookie) = form_state(&r);
+
+    let ok = login(&gw, &state, &cookie, "alice", &alice_pw);
+    assert_eq!(ok.status, 200, "{ok:?}\n{}", gw.log());
+    let xml = saml_response(&ok.body);
+    assert!(xmlsec_verify(&gw, &xml, None));
+    assert!(xml.contains("InResponseTo=\"_f1\""));
+    assert!(xml.contains(">alice@corp.test</saml:NameID>"), "{xml}");
+    assert!(xml.contains("urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"));
+    assert!(ok
+        .header_all("set-cookie")
+        .iter()
+        .any(|c| c.starts_with("iwagw_session=")));
+
+    // Other spellings of a user name; a disabled or unknown account gets the same message
+    // as a wrong password.
+    let r = gw.curl(&authn_request("_f2", SP, "")).send();
+    let (state, cookie) = form_state(&r);
+    let bob = login(&gw, &state, &cookie, "CORP\\bob", ad.var("IWA_AD_PW_BOB"));
+    assert_eq!(bob.status, 200);
+    assert!(saml_response(&bob.body).contains(">bob@corp.test</saml:NameID>"));
+    let generic = "The user name or password is incorrect.";
+    for (user, pw) in [
+        ("mallory", ad.var("IWA_AD_PW_MALLORY")),
+        ("nobody", "x"),
+        ("carol@corp.test", "wrong"),
+    ] {
+        let r = login(&gw, &state, &cookie, user, pw);
+        assert_eq!(r.status, 200, "{user}: {r:?}");
+        assert!(r.body.contains(generic), "{user}: {}", r.body);
+        assert!(!r.body.contains("SAMLResponse"));
+    }
+
+    // Without the nonce cookie (a form posted from another site): refused before any check.
+    let r = gw
+        .curl("/saml/login")
+        .post_form(&format!(
+            "state={}&username=alice&password=x",
+            percent_encode(&state)
+        ))
+        .send();
+    assert_eq!(r.status, 400, "{r:?}");
+
+    // dave: two wrong passwords, then the third locks him out; the right one is not even
+    // tried while locked.
+    let dave_pw = ad.var("IWA_AD_PW_DAVE");
+    assert!(login(&gw, &state, &cookie, "dave", "wrong-1")
+        .body
+        .contains(generic));
+    assert!(login(&gw, &state, &cookie, "dave", "wrong-2")
+        .body
+        .contains(generic));
+    let locked = login(&gw, &state, &cookie, "dave", "wrong-3");
+    assert_eq!(locked.status, 429, "{locked:?}");
+    assert!(
+        locked.body.contains("Try again in 10 minutes."),
+        "{}",
+        locked.body
+    );
+    let still = login(&gw, &state, &cookie, "DAVE@corp.test", dave_pw);
+    assert_eq!(still.status, 429);
+    assert!(gw.log().contains("reason=\"locked\""));
+
+    // Passwords never reach the log.
+    let log = gw.log();
+    for secret in [alice_pw.as_str(), "wrong-1", "wrong-3", dave_pw] {
+        assert!(!log.contains(secret), "a password in the log");
+    }
+    assert_eq!(
+        gw.metric(
+            "iwagw_saml_requests_total",
+            &[("endpoint", "login"), ("result", "assertion")]
+        ),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn a_failed_or_ntlm_token_gets_the_form_not_a_second_challenge() {
+    let gw = Gateway::start("saml-ntlm", &options());
+    let path = authn_request("_n1", SP, "");
+    // Eligible, no credentials: the 401 carries the form.
+    let r = gw.curl(&path).send();
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("action=\"/saml/login\""));
+    // NTLM (a PC outside the domain): the form with 200.
+    let ntlm = format!("Authorization: Negotiate {}", e2e::NTLM_NEGOTIATE);
+    let r = gw.curl(&path).header(&ntlm).send();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("action=\"/saml/login\""));
+    assert!(r.header("www-authenticate").is_none());
 }

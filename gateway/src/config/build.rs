@@ -187,7 +187,10 @@ pub(super) fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Con
         .directory
         .as_ref()
         .and_then(|d| build_directory(d, base, c));
-    let saml = f.saml.as_ref().map(|s| build_saml(s, base, c));
+    let mut saml = f
+        .saml
+        .as_ref()
+        .map(|s| build_saml(s, base, directory.is_some(), c));
     if let (Some(d), Some(s)) = (directory.as_mut(), saml.as_ref()) {
         // What the assertions carry is read from AD with the rest.
         for a in s.ldap_attributes() {
@@ -239,6 +242,17 @@ pub(super) fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Con
                 log.level
             ),
         );
+    }
+    // The form's principals are in the realm of the service (unless configured).
+    if let (Some(s), Some(k)) = (saml.as_mut(), kerberos.as_ref()) {
+        if s.login.realm.is_none() {
+            s.login.realm = k.spns.first().map(|p| p.realm().to_owned()).or_else(|| {
+                k.initial_keys
+                    .iter()
+                    .next()
+                    .map(|k| k.principal.realm().to_owned())
+            });
+        }
     }
     Some(Config {
         threads,

@@ -7,7 +7,9 @@ mod build;
 pub mod directory;
 pub mod file;
 pub mod identity;
+pub mod login;
 pub mod saml;
+mod saml_sp;
 
 use std::fmt;
 use std::net::SocketAddr;

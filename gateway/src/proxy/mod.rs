@@ -19,6 +19,7 @@ use pingora::prelude::HttpPeer;
 use pingora::proxy::{ProxyHttp, Session};
 use pingora::Result;
 
+mod login;
 mod request;
 mod saml;
 
@@ -79,8 +80,23 @@ pub struct Gateway {
     pub listeners: Vec<ListenerInfo>,
     /// The SAML identity provider, if configured.
     pub saml: Option<Arc<SamlSettings>>,
+    /// The password form's throttle.
+    pub throttle: policy::throttle::Throttle,
     /// Metrics.
     pub metrics: Metrics,
+}
+
+/// The value of the request's cookie `name`.
+fn request_cookie<'a>(session: &'a Session, name: &str) -> Option<&'a str> {
+    find_cookie(
+        session
+            .req_header()
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .map(|v| v.as_bytes()),
+        name,
+    )
 }
 
 /// What the request's `Authorization: Negotiate` amounts to.
@@ -183,16 +199,7 @@ impl Gateway {
     /// Tries the session cookie. Returns the session if it is valid.
     fn check_cookie_session(&self, session: &mut Session) -> Option<UserSession> {
         let sessions = self.sessions.as_ref()?;
-        let name = sessions.ring.cookie_name();
-        let value = find_cookie(
-            session
-                .req_header()
-                .headers
-                .get_all(COOKIE)
-                .iter()
-                .map(|v| v.as_bytes()),
-            name,
-        )?;
+        let value = request_cookie(session, sessions.ring.cookie_name())?;
         let outcome = sessions.ring.open(value, unix_now());
         let label = match &outcome {
             Ok(_) => "accepted",

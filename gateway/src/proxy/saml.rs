@@ -4,11 +4,13 @@
 //! - `GET /saml/sso?SAMLRequest=…` (HTTP-Redirect) and `POST /saml/sso` (HTTP-POST)
 //! - `GET /saml/idp-init?sp=<entityID>&RelayState=…`
 //!
-//! The user is signed in by a valid session cookie (unless `ForceAuthn`), else by Negotiate;
-//! without either the answer is the 401 challenge (`IsPassive`: a `NoPassive` status instead).
+//! - `POST /saml/login`: the password form's submission (`login.rs`)
+//!
+//! The user is signed in by a valid session cookie (unless `ForceAuthn`), else by Negotiate,
+//! else by the password form (`IsPassive`: a `NoPassive` status instead).
 
 use bytes::Bytes;
-use http::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE};
+use http::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::Method;
 use kdc_bridge::proto::principal::Principal;
 use pingora::http::ResponseHeader;
@@ -66,12 +68,13 @@ impl Gateway {
                 ("sso", request::parse(saml, Binding::Redirect, &query, now))
             }
             ("/saml/sso", &Method::POST) => {
-                let Some(body) = read_body(session).await? else {
+                let Some(body) = read_body(session, MAX_BODY_BYTES).await? else {
                     return self.refuse(session, Refusal::BadRequest).await;
                 };
                 ("sso", request::parse(saml, Binding::Post, &body, now))
             }
             ("/saml/idp-init", &Method::GET) => ("idp_init", request::idp_initiated(saml, &query)),
+            ("/saml/login", &Method::POST) => return self.login_submit(session, ctx, lang).await,
             _ => return self.refuse(session, Refusal::NotFound).await,
         };
         let req = match parsed {
@@ -90,7 +93,7 @@ impl Gateway {
                 );
                 let idp = self.idp(saml)?;
                 let page = idp.refused(&refused, now, lang).map_err(internal)?;
-                return self.page(session, page, None).await;
+                return self.page(session, page, Vec::new()).await;
             }
         };
         self.saml_sign_in(session, ctx, endpoint, req, lang).await
@@ -143,7 +146,22 @@ impl Gateway {
                             lang,
                         )
                         .map_err(internal)?;
-                    return self.page(session, page, None).await;
+                    return self.page(session, page, Vec::new()).await;
+                }
+                Negotiated::Absent if self.login_available() => {
+                    // Eligible clients get the challenge with the form as its body: a browser
+                    // without a ticket shows the form; others get the form at once.
+                    let eligible = self.kerberos_eligible(session);
+                    self.count(endpoint, if eligible { "challenge" } else { "form" });
+                    return self.show_login(session, req, lang, eligible).await;
+                }
+                Negotiated::Refused(crate::http_error::Refusal::Challenge)
+                    if self.login_available() =>
+                {
+                    // A failed or NTLM token: the form, never a second 401 (browsers would
+                    // pop up a password dialog).
+                    self.count(endpoint, "form");
+                    return self.show_login(session, req, lang, false).await;
                 }
                 Negotiated::Absent | Negotiated::Refused(Refusal::Challenge) => {
                     self.count(endpoint, "challenge");
@@ -181,7 +199,7 @@ impl Gateway {
                         lang,
                     )
                     .map_err(internal)?;
-                return self.page(session, page, None).await;
+                return self.page(session, page, Vec::new()).await;
             }
         };
         let page = idp
@@ -195,10 +213,14 @@ impl Gateway {
             "assertion issued"
         );
         ctx.principal = Some(principal);
-        self.page(session, page, set_cookie).await
+        let extra = set_cookie.map(|c| ("set-cookie", c)).into_iter().collect();
+        self.page(session, page, extra).await
     }
 
-    fn idp<'a>(&'a self, saml: &'a crate::config::saml::SamlSettings) -> Result<Idp<'a>> {
+    pub(super) fn idp<'a>(
+        &'a self,
+        saml: &'a crate::config::saml::SamlSettings,
+    ) -> Result<Idp<'a>> {
         let signer = saml
             .signer
             .as_deref()
@@ -206,27 +228,25 @@ impl Gateway {
         Ok(Idp { saml, signer })
     }
 
-    fn count(&self, endpoint: &str, result: &str) {
+    pub(super) fn count(&self, endpoint: &str, result: &str) {
         self.metrics
             .saml
             .with_label_values(&[endpoint, result])
             .inc();
     }
 
-    async fn page(
+    pub(super) async fn page(
         &self,
         session: &mut Session,
         page: Page,
-        set_cookie: Option<String>,
+        more: Vec<(&'static str, String)>,
     ) -> Result<bool> {
         let mut extra = vec![
             ("content-security-policy", page.csp),
             ("x-content-type-options", "nosniff".to_owned()),
             ("referrer-policy", "no-referrer".to_owned()),
         ];
-        if let Some(c) = set_cookie {
-            extra.push((SET_COOKIE.as_str(), c));
-        }
+        extra.extend(more);
         self.write(
             session,
             page.status,
@@ -260,11 +280,11 @@ impl Gateway {
     }
 }
 
-/// The POST body as UTF-8, at most [`MAX_BODY_BYTES`]; `None` when larger or not UTF-8.
-async fn read_body(session: &mut Session) -> Result<Option<String>> {
+/// The POST body as UTF-8, at most `max` bytes; `None` when larger or not UTF-8.
+pub(super) async fn read_body(session: &mut Session, max: usize) -> Result<Option<String>> {
     let mut body = Vec::new();
     while let Some(chunk) = session.read_request_body().await? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
+        if body.len() + chunk.len() > max {
             return Ok(None);
         }
         body.extend_from_slice(&chunk);
@@ -272,6 +292,6 @@ async fn read_body(session: &mut Session) -> Result<Option<String>> {
     Ok(String::from_utf8(body).ok())
 }
 
-fn internal(e: impl std::fmt::Display) -> Box<pingora::Error> {
+pub(super) fn internal(e: impl std::fmt::Display) -> Box<pingora::Error> {
     pingora::Error::explain(pingora::ErrorType::InternalError, e.to_string())
 }

@@ -61,6 +61,7 @@ fn sp(source: ValueSource, attributes: Vec<AttributeRule>) -> ServiceProvider {
         sign: Signing::Assertion,
         assertion_lifetime_secs: 300,
         issuer: "https://gw.corp.test/saml/metadata".into(),
+        issuer_by_upn_domain: vec![("corp.test".into(), "https://gw/saml/corp.test".into())],
     }
 }
 
@@ -138,4 +139,18 @@ fn attribute_mapping_filters_groups_and_skips_empty_attributes() {
     // Case-insensitive glob on the name; an unnamed group by its SID.
     assert_eq!(got[1].values, ["App-Users", "S-1-5-21-1-2-3-1113"]);
     assert_eq!(got[2].values.len(), 3);
+}
+
+#[test]
+fn the_issuer_follows_the_upn_domain() {
+    let sp = sp(ValueSource::Upn, vec![]);
+    assert_eq!(
+        sp.issuer_for(Some("alice@CORP.test")),
+        "https://gw/saml/corp.test"
+    );
+    assert_eq!(
+        sp.issuer_for(Some("bob@other.test")),
+        "https://gw.corp.test/saml/metadata"
+    );
+    assert_eq!(sp.issuer_for(None), "https://gw.corp.test/saml/metadata");
 }

@@ -38,11 +38,12 @@ pub fn new_id() -> String {
 fn addressing<'a>(
     sp: &'a ServiceProvider,
     req: &'a SsoRequest,
+    upn: Option<&str>,
     response_id: &'a str,
     now: i64,
 ) -> Addressing<'a> {
     Addressing {
-        issuer: &sp.issuer,
+        issuer: sp.issuer_for(upn),
         acs_url: &req.acs_url,
         in_response_to: req.request_id.as_deref(),
         response_id,
@@ -90,7 +91,7 @@ impl Idp<'_> {
         };
         let attributes = claims::attributes(sp, user, key);
         let (response_id, assertion_id, session_index) = (new_id(), new_id(), new_id());
-        let to = addressing(sp, req, &response_id, now);
+        let to = addressing(sp, req, user.upn.as_deref(), &response_id, now);
         let content = AssertionContent {
             id: &assertion_id,
             audience: &sp.entity_id,
@@ -121,7 +122,7 @@ impl Idp<'_> {
             return Ok(pages::error(lang, &self.saml.display_name, 400));
         };
         let response_id = new_id();
-        let to = addressing(sp, req, &response_id, now);
+        let to = addressing(sp, req, None, &response_id, now);
         // Error responses carry no assertion: signed whenever the SP gets signatures at all.
         let xml = response::failure(&to, code, detail, message, true, self.signer)?;
         Ok(self.post(req, &xml, lang))

@@ -14,6 +14,8 @@ pub mod claims;
 pub mod form;
 #[cfg(feature = "server")]
 pub mod idp;
+#[cfg(feature = "server")]
+pub mod login;
 pub mod metadata;
 pub mod pages;
 #[cfg(feature = "server")]

@@ -69,7 +69,7 @@ pub struct Page {
 }
 
 const SUBMIT_SCRIPT: &str = "document.forms[0].submit();";
-const STYLE: &str = "body{font-family:system-ui,sans-serif;color:#111;background:#fff;max-width:40em;margin:3em auto;padding:0 1em;line-height:1.5}button{font-size:1rem;padding:.5em 1.2em}";
+const STYLE: &str = "body{font-family:system-ui,sans-serif;color:#111;background:#fff;max-width:40em;margin:3em auto;padding:0 1em;line-height:1.5}button,input{font-size:1rem;padding:.5em}input[type=text],input[type=password]{width:100%;max-width:24em;border:1px solid #555}:focus{outline:3px solid #0b57d0;outline-offset:2px}.err{color:#a50e0e;font-weight:bold}small{color:#333}";
 
 fn hash(text: &str) -> String {
     format!(
@@ -170,6 +170,108 @@ pub fn error(lang: Lang, tenant: &str, status: u16) -> Page {
     }
 }
 
+/// A message on the login form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginMessage {
+    /// The name or the password is wrong (or the account cannot sign in): one generic text,
+    /// so the form does not tell whether an account exists.
+    Failed,
+    /// Too many failed attempts: try again in this many minutes.
+    Locked {
+        /// Minutes to wait, rounded up.
+        minutes: i64,
+    },
+    /// The form was open too long, or came from elsewhere: sign in again.
+    Expired,
+}
+
+fn login_message(lang: Lang, m: LoginMessage) -> String {
+    match (lang, m) {
+        (Lang::En, LoginMessage::Failed) => "The user name or password is incorrect.".into(),
+        (Lang::Ja, LoginMessage::Failed) => "ユーザー名またはパスワードが正しくありません。".into(),
+        (Lang::En, LoginMessage::Locked { minutes }) => format!(
+            "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        ),
+        (Lang::Ja, LoginMessage::Locked { minutes }) => {
+            format!("サインインの失敗が多すぎます。{minutes} 分後にもう一度お試しください。")
+        }
+        (Lang::En, LoginMessage::Expired) => {
+            "The sign-in page expired. Please sign in again.".into()
+        }
+        (Lang::Ja, LoginMessage::Expired) => {
+            "サインインページの有効期限が切れました。もう一度サインインしてください。".into()
+        }
+    }
+}
+
+/// The password form for a computer that cannot sign in with Kerberos. `state` is the sealed
+/// SAML request; `user` the name typed before (kept after a failure).
+pub fn login(
+    lang: Lang,
+    tenant: &str,
+    status: u16,
+    state: &str,
+    user: &str,
+    message: Option<LoginMessage>,
+) -> Page {
+    let (_, styles) = hashes();
+    let (title, user_label, password_label, button, hint) = match lang {
+        Lang::En => (
+            "Sign in",
+            "User name",
+            "Password",
+            "Sign in",
+            "Your company account: alice@example.com, EXAMPLE\\alice or alice.",
+        ),
+        Lang::Ja => (
+            "サインイン",
+            "ユーザー名",
+            "パスワード",
+            "サインイン",
+            "会社のアカウント: alice@example.com、EXAMPLE\\alice または alice",
+        ),
+    };
+    let alert = message
+        .map(|m| {
+            format!(
+                "<p id=\"msg\" role=\"alert\" class=\"err\">{}</p>",
+                escape_html(&login_message(lang, m))
+            )
+        })
+        .unwrap_or_default();
+    let described = if message.is_some() {
+        " aria-describedby=\"msg\""
+    } else {
+        ""
+    };
+    Page {
+        status,
+        csp: format!(
+            "default-src 'none'; style-src {styles}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        ),
+        html: format!(
+            "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title} - {tenant}</title><style>{STYLE}</style></head><body><main>\
+<h1>{tenant}</h1><h2>{title}</h2>{alert}\
+<form method=\"post\" action=\"/saml/login\">\
+<input type=\"hidden\" name=\"state\" value=\"{state}\">\
+<p><label for=\"username\">{user_label}</label><br>\
+<input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" \
+autocapitalize=\"none\" spellcheck=\"false\" required value=\"{user}\" aria-describedby=\"hint\"{described}><br>\
+<small id=\"hint\">{hint}</small></p>\
+<p><label for=\"password\">{password_label}</label><br>\
+<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p>\
+<p><button type=\"submit\">{button}</button></p></form></main></body></html>\n",
+            lang = lang.tag(),
+            tenant = escape_html(tenant),
+            state = escape_html(state),
+            user = escape_html(user),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +324,31 @@ mod tests {
         let ja = post(Lang::Ja, "t", "https://sp/acs", "SAMLResponse", "x", None);
         assert!(ja.html.contains("lang=\"ja\"") && ja.html.contains("続行"));
         assert!(!ja.html.contains("RelayState"));
+    }
+
+    #[test]
+    fn the_login_form_is_labelled_and_escapes_what_it_echoes() {
+        let p = login(
+            Lang::En,
+            "Corp",
+            200,
+            "st\"ate",
+            "<b>bob</b>",
+            Some(LoginMessage::Locked { minutes: 1 }),
+        );
+        assert!(p.html.contains("<label for=\"username\">User name</label>"));
+        assert!(p.html.contains("<label for=\"password\">Password</label>"));
+        assert!(p.html.contains("value=\"&lt;b&gt;bob&lt;/b&gt;\""));
+        assert!(p.html.contains("value=\"st&quot;ate\""));
+        assert!(p.html.contains("role=\"alert\""));
+        assert!(p.html.contains("Try again in 1 minute."));
+        assert!(!p.html.contains("<script"));
+        assert!(p.csp.contains("form-action 'self'"));
+        let ja = login(Lang::Ja, "Corp", 200, "s", "", Some(LoginMessage::Failed));
+        assert!(ja.html.contains("パスワードが正しくありません"));
+        assert!(ja
+            .html
+            .contains("<label for=\"password\">パスワード</label>"));
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl Binding {
 }
 
 /// A sign-in to answer: for which SP, at which ACS, in response to what.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SsoRequest {
     /// The SP's entityID.
     pub sp: String,

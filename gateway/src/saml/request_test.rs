@@ -49,6 +49,13 @@ fn settings(signatures: RequestSignatures) -> SamlSettings {
         max_skew_secs: 180,
         max_relay_state_bytes: 80,
         pairwise_key: None,
+        kerberos: crate::config::login::KerberosEligibility::default(),
+        login: crate::config::login::LoginSettings {
+            enabled: false,
+            realm: None,
+            throttle: policy::throttle::ThrottlePolicy::default(),
+            form_lifetime_secs: 900,
+        },
         sps: vec![ServiceProvider {
             entity_id: SP.into(),
             display_name: "Example".into(),
@@ -74,6 +81,7 @@ fn settings(signatures: RequestSignatures) -> SamlSettings {
             sign: Signing::Assertion,
             assertion_lifetime_secs: 300,
             issuer: "https://gw.corp.test/saml/metadata".into(),
+            issuer_by_upn_domain: Vec::new(),
         }],
     }
 }

@@ -141,9 +141,10 @@ pub fn dc_ldap() -> DcEndpoint {
     DcEndpoint::new(DC_IP, 389)
 }
 
-/// An address where nothing listens: connections are refused at once.
+/// An address where nothing listens: connections are refused at once (127.0.0.21 is dc1 and
+/// 127.0.0.22 dc2 of tests/ad/samba-ad.sh).
 pub fn dead_dc() -> DcEndpoint {
-    DcEndpoint::new("127.0.0.22", 636)
+    DcEndpoint::new("127.0.0.29", 636)
 }
 
 /// A CA certificate that has nothing to do with the DC (made with openssl).

@@ -36,6 +36,32 @@ impl Connector {
         dc: &DcEndpoint,
         deadline: Instant,
     ) -> Result<Ldap, DirectoryError> {
+        let mut ldap = self.connect(dc, deadline).await?;
+        let rc = self
+            .bind(
+                &mut ldap,
+                dc,
+                &self.account.bind_dn,
+                self.account.password.expose(),
+                deadline,
+            )
+            .await?
+            .rc;
+        if rc != 0 {
+            return Err(DirectoryError::BindRejected {
+                dc: dc.label(),
+                code: rc,
+            });
+        }
+        Ok(ldap)
+    }
+
+    /// A new connection to `dc` (TCP, then LDAPS or StartTLS), not bound yet.
+    pub(crate) async fn connect(
+        &self,
+        dc: &DcEndpoint,
+        deadline: Instant,
+    ) -> Result<Ldap, DirectoryError> {
         let label = dc.label();
         let timeout = |phase, after| DirectoryError::Timeout {
             dc: label.clone(),
@@ -71,33 +97,39 @@ impl Connector {
         };
         let url = format!("{scheme}://{host}:{}", dc.port());
         let t = clip(self.timeouts.handshake, deadline);
-        let (conn, mut ldap) =
-            tokio::time::timeout(t, LdapConnAsync::with_settings(settings, &url))
-                .await
-                .map_err(|_| timeout(Phase::Handshake, t))?
-                .map_err(|e| map_error(&label, Phase::Handshake, Operation::Connect, e))?;
+        let (conn, ldap) = tokio::time::timeout(t, LdapConnAsync::with_settings(settings, &url))
+            .await
+            .map_err(|_| timeout(Phase::Handshake, t))?
+            .map_err(|e| map_error(&label, Phase::Handshake, Operation::Connect, e))?;
         // The connection's I/O task. It ends when the last `Ldap` handle is dropped or the
         // connection breaks; the pool notices through `Ldap::is_closed`.
         tokio::spawn(async move {
             let _ = conn.drive().await;
         });
+        Ok(ldap)
+    }
 
+    /// A simple bind on `ldap` as `dn`; the LDAP result, whatever its code.
+    pub(crate) async fn bind(
+        &self,
+        ldap: &mut Ldap,
+        dc: &DcEndpoint,
+        dn: &str,
+        password: &str,
+        deadline: Instant,
+    ) -> Result<ldap3::LdapResult, DirectoryError> {
         let t = clip(self.timeouts.bind, deadline);
-        let result = ldap
-            .with_timeout(t)
-            .simple_bind(&self.account.bind_dn, self.account.password.expose())
+        ldap.with_timeout(t)
+            .simple_bind(dn, password)
             .await
             .map_err(|e| match e {
-                LdapError::Timeout { .. } => timeout(Phase::Bind, t),
-                e => map_error(&label, Phase::Bind, Operation::Connect, e),
-            })?;
-        if result.rc != 0 {
-            return Err(DirectoryError::BindRejected {
-                dc: label,
-                code: result.rc,
-            });
-        }
-        Ok(ldap)
+                LdapError::Timeout { .. } => DirectoryError::Timeout {
+                    dc: dc.label(),
+                    phase: Phase::Bind,
+                    after: t,
+                },
+                e => map_error(&dc.label(), Phase::Bind, Operation::Connect, e),
+            })
     }
 }
 

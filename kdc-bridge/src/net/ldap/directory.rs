@@ -14,6 +14,7 @@ use super::connect::Connector;
 use super::error::{DirectoryError, Operation};
 use super::groups::{self, NameCache};
 use super::observer::{CacheEvent, Observer};
+use super::password::PasswordVerdict;
 use super::pool::DcPool;
 use super::search::{self, OpContext, Search};
 use super::user::{self, Identity, UserKey, UserQuery};
@@ -154,11 +155,13 @@ impl fmt::Debug for Directory {
 enum Work<'a> {
     Fetch(&'a UserKey),
     Probe,
+    Password(&'a UserKey, &'a str),
 }
 
 enum Done {
     Fetched(Option<Box<Identity>>),
     Probed(Duration),
+    Password(PasswordVerdict),
 }
 
 impl Directory {
@@ -292,8 +295,25 @@ impl Directory {
         match self.with_failover(Work::Fetch(key)).await? {
             Done::Fetched(found) => Ok(found.map(|b| *b)),
             // Unreachable: fetch work ends in `Fetched`. The arm keeps the match total.
-            Done::Probed(_) => Err(DirectoryError::NoDcs),
+            Done::Probed(_) | Done::Password(_) => Err(DirectoryError::NoDcs),
         }
+    }
+
+    /// [`Directory::check_password`]'s failover.
+    pub(crate) async fn with_password_failover(
+        &self,
+        key: &UserKey,
+        password: &str,
+    ) -> Result<PasswordVerdict, DirectoryError> {
+        match self.with_failover(Work::Password(key, password)).await? {
+            Done::Password(v) => Ok(v),
+            // Unreachable: password work ends in `Password`.
+            Done::Fetched(_) | Done::Probed(_) => Err(DirectoryError::NoDcs),
+        }
+    }
+
+    pub(crate) fn connector(&self) -> &Connector {
+        &self.inner.connector
     }
 
     /// Probes every DC once, concurrently (a rootDSE read, connecting and binding first if
@@ -314,7 +334,7 @@ impl Directory {
                 // One outcome per probe; its round trip is the DC's latency sample.
                 let outcome = match result {
                     Ok(Done::Probed(rtt)) => Outcome::Success { latency: Some(rtt) },
-                    Ok(Done::Fetched(_)) => Outcome::Success { latency: None },
+                    Ok(Done::Fetched(_) | Done::Password(_)) => Outcome::Success { latency: None },
                     Err(e) => Outcome::Failure { reason: e.reason() },
                 };
                 this.observe(&dc, outcome);
@@ -405,6 +425,7 @@ impl Directory {
             let work = match &work {
                 Work::Fetch(key) => Work::Fetch(key),
                 Work::Probe => Work::Probe,
+                Work::Password(key, password) => Work::Password(key, password),
             };
             match self.attempt(&attempt.endpoint, work, deadline).await {
                 Ok(done) => {
@@ -459,6 +480,10 @@ impl Directory {
                     .await
                     .map(|found| Done::Fetched(found.map(Box::new))),
                 Work::Probe => probe_on(&mut lease.ldap, ctx).await.map(Done::Probed),
+                Work::Password(key, password) => self
+                    .password_on(&mut lease.ldap, ctx, dc, key, password, deadline)
+                    .await
+                    .map(Done::Password),
             };
             match result {
                 Ok(done) => return Ok(done),
@@ -477,7 +502,7 @@ impl Directory {
         }
     }
 
-    async fn fetch_on(
+    pub(crate) async fn fetch_on(
         &self,
         ldap: &mut ldap3::Ldap,
         ctx: OpContext<'_>,

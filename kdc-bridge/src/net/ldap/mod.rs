@@ -23,6 +23,7 @@ pub mod user;
 
 mod cache;
 mod groups;
+mod password;
 mod pool;
 pub(crate) mod search;
 
@@ -34,5 +35,6 @@ pub use directory::{DcStatus, Directory, DirectoryStatus, Freshness, Lookup};
 pub use error::{DirectoryError, Operation, Phase};
 pub use groups::SID_BATCH;
 pub use observer::{CacheEvent, NoopObserver, Observer};
+pub use password::PasswordVerdict;
 pub use sid::{Guid, Sid};
 pub use user::{Group, Identity, UserKey};
