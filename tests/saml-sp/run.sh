@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs tests/saml-sp/sp.py in a virtualenv with pysaml2 from PyPI, made on first use under
-# ${IWA_STATE_DIR:-<repo>/target/iwa-state}/pysaml2-venv. Arguments go to sp.py.
+# Runs tests/saml-sp/sp.py (or, with `server` first, sp_server.py) in a virtualenv with
+# pysaml2 from PyPI, made on first use under ${IWA_STATE_DIR:-<repo>/target/iwa-state}/
+# pysaml2-venv. The other arguments go to the script.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 state=${IWA_STATE_DIR:-$here/../../target/iwa-state}
@@ -15,4 +16,9 @@ if [[ ! -x $venv/bin/python || $(cat "$venv/.pysaml2" 2>/dev/null) != "$version"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "pysaml2==$version" >&2
     echo "$version" >"$venv/.pysaml2"
 fi
-exec "$venv/bin/python" "$here/sp.py" "$@"
+script=sp.py
+if [[ ${1:-} == server ]]; then
+    script=sp_server.py
+    shift
+fi
+exec "$venv/bin/python" "$here/$script" "$@"

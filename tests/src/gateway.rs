@@ -78,7 +78,8 @@ pub struct GatewayOptions {
     pub directory: Option<Vec<String>>,
     /// Files written (mode 0600) into the gateway's directory before it starts.
     pub files: Vec<(String, Vec<u8>)>,
-    /// More configuration (whole sections, e.g. `[saml]`), written before the routes.
+    /// More configuration (whole sections, e.g. `[saml]`), written before the routes;
+    /// `{https_port}` stands for the TLS listener's port.
     pub extra: Vec<String>,
 }
 
@@ -453,7 +454,9 @@ fn gateway_config(
     if let Some(lines) = &opts.directory {
         let _ = writeln!(c, "[directory]\n{}\n", lines.join("\n"));
     }
+    let https_port = https.map(|a| a.port().to_string()).unwrap_or_default();
     for line in &opts.extra {
+        let line = line.replace("{https_port}", &https_port);
         let _ = writeln!(c, "{line}");
     }
     let _ = writeln!(c);

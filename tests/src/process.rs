@@ -184,7 +184,7 @@ pub(crate) fn stderr_of(out: &Output) -> String {
 }
 
 /// `n` distinct free loopback ports (bound together, then released for the child to bind).
-pub(crate) fn free_ports(n: usize) -> Vec<u16> {
+pub fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
         .collect();

@@ -222,7 +222,8 @@ pub(super) fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Con
         }),
         None => DEFAULT_CHALLENGE_BODY.to_owned(),
     };
-    let routes = build_routes(&f.routes, c);
+    // A gateway that is only a SAML IdP proxies nothing.
+    let routes = build_routes(&f.routes, f.saml.is_some(), c);
     let log = LogConfig {
         level: f.log.level.clone().unwrap_or_else(|| "info".into()),
         json: match f.log.format.as_deref() {
@@ -493,11 +494,11 @@ fn build_session(
     })
 }
 
-fn build_routes(routes: &[file::RouteSection], c: &mut Collector) -> Vec<Route> {
-    if routes.is_empty() {
+fn build_routes(routes: &[file::RouteSection], saml: bool, c: &mut Collector) -> Vec<Route> {
+    if routes.is_empty() && !saml {
         c.add(
             "routes",
-            "no route: add at least one [[routes]] with `prefix` and `upstream`",
+            "no route: add at least one [[routes]] with `prefix` and `upstream` (or a [saml] section)",
         );
     }
     let mut out: Vec<Route> = Vec::new();
