@@ -7,6 +7,10 @@ Configured only from the gateway's IdP metadata (and its own key and certificate
       prints JSON {"request_id", "url"} (redirect) or {"request_id", "url", "saml_request",
       "relay_state"} (post): the AuthnRequest pysaml2 makes, signed with RSA-SHA256 unless
       --unsigned.
+  sp.py logout --idp-metadata FILE --binding redirect|post --name-id NAME
+      prints JSON {"request_id", "url"[, "saml_request"]}: a signed LogoutRequest.
+  sp.py verify-logout --idp-metadata FILE --response BASE64
+      checks the IdP's LogoutResponse (HTTP-POST): signature, destination, Success.
   sp.py verify --idp-metadata FILE --response BASE64 [--request-id ID]
       validates a SAMLResponse the way the SP would (signature against the metadata's
       certificate, audience, recipient, times, InResponseTo) and prints JSON {"name_id",
@@ -33,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 VECTORS = os.path.join(HERE, "..", "..", "gateway", "tests", "vectors", "saml")
 ENTITY_ID = "https://sp.example/metadata"
 ACS = "https://sp.example/acs"
+SLO = "https://sp.example/slo"
 
 
 def client(idp_metadata, sign):
@@ -42,7 +47,10 @@ def client(idp_metadata, sign):
             "entityid": ENTITY_ID,
             "service": {
                 "sp": {
-                    "endpoints": {"assertion_consumer_service": [(ACS, BINDING_HTTP_POST)]},
+                    "endpoints": {
+                        "assertion_consumer_service": [(ACS, BINDING_HTTP_POST)],
+                        "single_logout_service": [(SLO, BINDING_HTTP_POST)],
+                    },
                     "authn_requests_signed": sign,
                     "want_assertions_signed": True,
                     "want_response_signed": False,
@@ -112,6 +120,53 @@ def verify(args):
     )
 
 
+def logout(args):
+    from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
+
+    c = client(args.idp_metadata, True)
+    idp = idp_entity_id(args.idp_metadata)
+    binding = BINDING_HTTP_REDIRECT if args.binding == "redirect" else BINDING_HTTP_POST
+    destination = c.metadata.single_logout_service(idp, binding, "idpsso")[0]["location"]
+    name_id = NameID(text=args.name_id, format=NAMEID_FORMAT_EMAILADDRESS)
+    sign_post = binding == BINDING_HTTP_POST
+    req_id, req = c.create_logout_request(
+        destination,
+        idp,
+        name_id=name_id,
+        sign=sign_post,
+        sign_alg=SIG_RSA_SHA256,
+        digest_alg=DIGEST_SHA256,
+    )
+    info = c.apply_binding(
+        binding,
+        str(req),
+        destination,
+        relay_state="rs-logout",
+        sign=not sign_post,
+        sigalg=SIG_RSA_SHA256,
+    )
+    out = {"request_id": req_id}
+    if binding == BINDING_HTTP_REDIRECT:
+        out["url"] = dict(info["headers"])["Location"]
+    else:
+        out["url"] = destination
+        out["saml_request"] = re.search(r'name="SAMLRequest" value="([^"]+)"', info["data"]).group(1)
+    print(json.dumps(out))
+
+
+def verify_logout(args):
+    c = client(args.idp_metadata, False)
+    try:
+        r = c.parse_logout_request_response(args.response, BINDING_HTTP_POST)
+    except Exception as e:
+        print(f"refused: {type(e).__name__}: {e}", file=sys.stderr)
+        sys.exit(1)
+    if r is None or not r.status_ok():
+        print("refused: not a successful LogoutResponse", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps({"in_response_to": r.in_response_to, "issuer": r.issuer()}))
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -126,6 +181,15 @@ def main():
     v.add_argument("--response", required=True)
     v.add_argument("--request-id")
     v.set_defaults(run=verify)
+    lo = sub.add_parser("logout")
+    lo.add_argument("--idp-metadata", required=True)
+    lo.add_argument("--binding", choices=["redirect", "post"], required=True)
+    lo.add_argument("--name-id", required=True)
+    lo.set_defaults(run=logout)
+    vl = sub.add_parser("verify-logout")
+    vl.add_argument("--idp-metadata", required=True)
+    vl.add_argument("--response", required=True)
+    vl.set_defaults(run=verify_logout)
     args = p.parse_args()
     args.run(args)
 

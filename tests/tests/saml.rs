@@ -48,6 +48,7 @@ fn options() -> GatewayOptions {
         "acs = [{ url = \"https://sp.example/acs\" }]".into(),
         format!("certificate = \"{}\"", vectors().join("sp.pem").display()),
         "name_id = { format = \"email\", source = \"mail\" }".into(),
+        "slo = { url = \"https://sp.example/slo\", binding = \"post\" }".into(),
         "[[saml.service_providers.attributes]]".into(),
         "name = \"displayName\"".into(),
         "source = \"ldap:displayName\"".into(),
@@ -397,6 +398,58 @@ fn a_real_sp_library_accepts_the_assertions() {
     let r = gw.curl(path).negotiate(&alice).send();
     assert_eq!(r.status, 400, "{r:?}");
     assert!(gw.log().contains("reason=\"unsigned\""), "{}", gw.log());
+
+    // Single logout from the SP, over both bindings: the session cookie is cleared and the SP
+    // accepts the signed LogoutResponse.
+    for binding in ["redirect", "post"] {
+        let req = pysaml2(&[
+            "logout",
+            "--idp-metadata",
+            md,
+            "--binding",
+            binding,
+            "--name-id",
+            "alice@corp.test",
+        ])
+        .unwrap();
+        let r = if binding == "redirect" {
+            let path = req["url"]
+                .as_str()
+                .and_then(|u| u.strip_prefix("https://gw.corp.test"))
+                .expect("path");
+            gw.curl(path).send()
+        } else {
+            let body = format!(
+                "SAMLRequest={}&RelayState=rs-logout",
+                percent_encode(req["saml_request"].as_str().expect("SAMLRequest"))
+            );
+            gw.curl("/saml/slo").post_form(&body).send()
+        };
+        assert_eq!(r.status, 200, "{binding}: {r:?}\n{}", gw.log());
+        assert!(
+            r.header_all("set-cookie")
+                .iter()
+                .any(|c| c.starts_with("iwagw_session=;") && c.contains("Max-Age=0")),
+            "{r:?}"
+        );
+        let start = r
+            .body
+            .find("name=\"SAMLResponse\" value=\"")
+            .expect("a LogoutResponse")
+            + 27;
+        let end = start + r.body[start..].find('"').expect("end");
+        let v = pysaml2(&[
+            "verify-logout",
+            "--idp-metadata",
+            md,
+            "--response",
+            &r.body[start..end],
+        ])
+        .unwrap();
+        assert_eq!(v["in_response_to"], req["request_id"], "{binding}");
+        assert!(r.body.contains("name=\"RelayState\" value=\"rs-logout\""));
+    }
+    assert!(gw.log().contains("single logout: session ended"));
     let _ = std::fs::remove_file(&metadata);
 }
 

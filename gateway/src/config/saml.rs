@@ -14,7 +14,7 @@ use super::login::{
 use super::saml_sp::build_sp;
 pub use super::saml_sp::{
     Acs, AcsSection, AttributeRule, AttributeSection, NameIdRule, NameIdSection, RequestSignatures,
-    ServiceProvider, SpSection, ValueSource,
+    ServiceProvider, Slo, SloBinding, SloSection, SpSection, ValueSource,
 };
 use super::FileChecks;
 use crate::saml::pages::Lang;

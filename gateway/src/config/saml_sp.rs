@@ -34,6 +34,8 @@ pub struct SpSection {
     pub assertion_lifetime_seconds: Option<i64>,
     /// The `Issuer` this SP sees, when it is not the IdP's entityID.
     pub issuer: Option<String>,
+    /// Where its LogoutResponses go: `{ url, binding = "post" | "redirect" }`.
+    pub slo: Option<SloSection>,
     /// The `Issuer` by the domain of the user's UPN (Microsoft 365 wants one per federated
     /// domain).
     #[serde(default)]
@@ -53,6 +55,34 @@ pub struct AcsSection {
     pub default: bool,
     /// Only `post` (HTTP-POST) is answered.
     pub binding: Option<String>,
+}
+
+/// `slo = { url, binding }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloSection {
+    /// The SP's SingleLogoutService URL.
+    pub url: String,
+    /// `redirect` (default) or `post`.
+    pub binding: Option<String>,
+}
+
+/// How a LogoutResponse is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SloBinding {
+    /// A 302 with a signed query string.
+    Redirect,
+    /// An auto-submitted form with an enveloped signature.
+    Post,
+}
+
+/// An SP's single logout endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slo {
+    /// URL.
+    pub url: String,
+    /// Binding.
+    pub binding: SloBinding,
 }
 
 /// `name_id = { format, source }`.
@@ -172,6 +202,8 @@ pub struct ServiceProvider {
     pub issuer: String,
     /// The `Issuer` by UPN domain (lower case).
     pub issuer_by_upn_domain: Vec<(String, String)>,
+    /// Its single logout endpoint.
+    pub slo: Option<Slo>,
 }
 
 impl ServiceProvider {
@@ -376,6 +408,24 @@ pub(super) fn build_sp(
             format!("must be 10 to 86400, got {lifetime}"),
         );
     }
+    let slo = sp.slo.as_ref().map(|s| {
+        url(c, &key("slo.url"), &s.url);
+        let binding = match s.binding.as_deref() {
+            None | Some("redirect") => SloBinding::Redirect,
+            Some("post") => SloBinding::Post,
+            Some(other) => {
+                c.add(
+                    key("slo.binding"),
+                    format!("`{other}` is not one of: redirect, post"),
+                );
+                SloBinding::Redirect
+            }
+        };
+        Slo {
+            url: s.url.clone(),
+            binding,
+        }
+    });
     ServiceProvider {
         entity_id: sp.entity_id.clone(),
         display_name: sp
@@ -398,5 +448,6 @@ pub(super) fn build_sp(
             .iter()
             .map(|(d, i)| (d.to_ascii_lowercase(), i.clone()))
             .collect(),
+        slo,
     }
 }

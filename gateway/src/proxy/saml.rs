@@ -5,6 +5,7 @@
 //! - `GET /saml/idp-init?sp=<entityID>&RelayState=…`
 //!
 //! - `POST /saml/login`: the password form's submission (`login.rs`)
+//! - `GET|POST /saml/slo`: single logout
 //!
 //! The user is signed in by a valid session cookie (unless `ForceAuthn`), else by Negotiate,
 //! else by the password form (`IsPassive`: a `NoPassive` status instead).
@@ -25,7 +26,7 @@ use crate::saml::idp::{Idp, SignIn};
 use crate::saml::pages::{Lang, Page};
 use crate::saml::request::{self, Binding, Refused, SsoRequest};
 use crate::saml::response::{status, AuthnMethod};
-use crate::saml::{metadata, request::MAX_ENCODED_BYTES};
+use crate::saml::{logout, metadata, pages, request::MAX_ENCODED_BYTES};
 
 /// Largest POST body read at `/saml/sso`.
 const MAX_BODY_BYTES: usize = MAX_ENCODED_BYTES + 4096;
@@ -75,6 +76,19 @@ impl Gateway {
             }
             ("/saml/idp-init", &Method::GET) => ("idp_init", request::idp_initiated(saml, &query)),
             ("/saml/login", &Method::POST) => return self.login_submit(session, ctx, lang).await,
+            ("/saml/slo", &Method::GET) => {
+                return self
+                    .saml_logout(session, ctx, Binding::Redirect, &query, lang)
+                    .await
+            }
+            ("/saml/slo", &Method::POST) => {
+                let Some(body) = read_body(session, MAX_BODY_BYTES).await? else {
+                    return self.refuse(session, Refusal::BadRequest).await;
+                };
+                return self
+                    .saml_logout(session, ctx, Binding::Post, &body, lang)
+                    .await;
+            }
             _ => return self.refuse(session, Refusal::NotFound).await,
         };
         let req = match parsed {
@@ -215,6 +229,76 @@ impl Gateway {
         ctx.principal = Some(principal);
         let extra = set_cookie.map(|c| ("set-cookie", c)).into_iter().collect();
         self.page(session, page, extra).await
+    }
+
+    /// `/saml/slo`: an SP's LogoutRequest ends this browser's session (the cookie) and gets a
+    /// signed LogoutResponse.
+    async fn saml_logout(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        binding: Binding,
+        raw: &str,
+        lang: Lang,
+    ) -> Result<bool> {
+        let saml = self.saml.as_deref().ok_or_else(|| internal("no [saml]"))?;
+        let now = unix_now();
+        let req = match logout::parse(saml, binding, raw, now) {
+            Ok(r) => r,
+            Err(refused) => {
+                self.count("slo", refused.reason());
+                let detail = match &refused {
+                    Refused::Page { detail, .. } => detail.as_str(),
+                    Refused::Status { message, .. } => message.as_str(),
+                };
+                tracing::info!(
+                    target: "security", event = "saml_logout", result = "refused",
+                    reason = refused.reason(), detail, request_id = %ctx.request_id,
+                    "SAML logout request refused"
+                );
+                let page = pages::error(lang, &saml.display_name, 400);
+                return self.page(session, page, Vec::new()).await;
+            }
+        };
+        let idp = self.idp(saml)?;
+        let answer = logout::answer(saml, idp.signer, &req, now, lang)
+            .map_err(internal)?
+            .ok_or_else(|| internal("the SP's single logout URL disappeared"))?;
+        self.count("slo", "logout");
+        tracing::info!(
+            target: "security", event = "saml_logout", result = "success", sp = %req.sp,
+            name_id = req.name_id.as_deref().unwrap_or(""), signed_request = req.signed,
+            request_id = %ctx.request_id, "single logout: session ended"
+        );
+        let mut extra = Vec::new();
+        if let Some(sessions) = &self.sessions {
+            let secure = if self.listener(session).is_some_and(|l| l.tls) {
+                "; Secure"
+            } else {
+                ""
+            };
+            extra.push((
+                "set-cookie",
+                format!(
+                    "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}",
+                    sessions.ring.cookie_name()
+                ),
+            ));
+        }
+        match answer {
+            logout::Answer::Post(page) => self.page(session, page, extra).await,
+            logout::Answer::Redirect(location) => {
+                extra.push(("location", location));
+                self.write(
+                    session,
+                    302,
+                    "text/plain; charset=utf-8",
+                    Vec::new(),
+                    &extra,
+                )
+                .await
+            }
+        }
     }
 
     pub(super) fn idp<'a>(

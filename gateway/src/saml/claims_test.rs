@@ -62,6 +62,7 @@ fn sp(source: ValueSource, attributes: Vec<AttributeRule>) -> ServiceProvider {
         assertion_lifetime_secs: 300,
         issuer: "https://gw.corp.test/saml/metadata".into(),
         issuer_by_upn_domain: vec![("corp.test".into(), "https://gw/saml/corp.test".into())],
+        slo: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The IdP's metadata (SAML Metadata §2.3.2, §2.4.3): entityID, `validUntil`,
 //! `cacheDuration`, the signing certificate (and the next one during a rollover), the NameID
-//! formats the SPs are configured with, and the SSO endpoints for both bindings.
+//! formats the SPs are configured with, and the SSO and single logout endpoints for both
+//! bindings.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -45,6 +46,14 @@ pub fn render(saml: &SamlSettings, now: i64) -> String {
         w.close();
         w.close();
         w.close();
+    }
+    let slo = format!("{}/saml/slo", saml.base_url);
+    for binding in [REDIRECT, POST] {
+        w.leaf(
+            "md:SingleLogoutService",
+            &[("Binding", binding), ("Location", &slo)],
+            "",
+        );
     }
     let mut formats: Vec<&str> = saml.sps.iter().map(|s| s.name_id.format.as_str()).collect();
     formats.push("urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified");

@@ -16,6 +16,8 @@ pub mod form;
 pub mod idp;
 #[cfg(feature = "server")]
 pub mod login;
+#[cfg(feature = "server")]
+pub mod logout;
 pub mod metadata;
 pub mod pages;
 #[cfg(feature = "server")]

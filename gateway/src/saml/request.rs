@@ -278,7 +278,7 @@ pub fn idp_initiated(saml: &SamlSettings, query: &str) -> Result<SsoRequest, Ref
     })
 }
 
-fn decode(binding: Binding, encoded: &str) -> Result<String, Refused> {
+pub(super) fn decode(binding: Binding, encoded: &str) -> Result<String, Refused> {
     // Some SPs wrap long base64 values: whitespace is not part of it.
     let compact: String = encoded
         .chars()
@@ -309,7 +309,7 @@ fn decode(binding: Binding, encoded: &str) -> Result<String, Refused> {
 
 /// Bindings §3.4.4.1: the signature covers `SAMLRequest=…&RelayState=…&SigAlg=…` exactly as
 /// the SP encoded them, in that order, whatever order the query has.
-fn check_redirect_signature(
+pub(super) fn check_redirect_signature(
     sp: &ServiceProvider,
     raw: &str,
     params: &[Param],
@@ -319,7 +319,7 @@ fn check_redirect_signature(
         return match sp.request_signatures {
             RequestSignatures::Required => Err(Refused::page(
                 "unsigned",
-                "the SP must sign its AuthnRequests and this one is not signed",
+                "the SP must sign its requests and this one is not signed",
             )),
             _ => Ok(false),
         };
@@ -362,14 +362,14 @@ fn check_redirect_signature(
         .map_err(|_| {
             Refused::page(
                 "bad_signature",
-                "the AuthnRequest's signature does not verify with the SP's certificate",
+                "the request's signature does not verify with the SP's certificate",
             )
         })?;
     Ok(true)
 }
 
 /// The PKCS#1 `RSAPublicKey` of a certificate.
-fn rsa_public_key(cert_der: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn rsa_public_key(cert_der: &[u8]) -> Option<Vec<u8>> {
     let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;
     let spki = cert.public_key();
     (spki.algorithm.algorithm == x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION)
@@ -383,49 +383,9 @@ fn check_post_signature(
     xml: &str,
     parsed: AuthnRequest,
 ) -> Result<(AuthnRequest, bool), Refused> {
-    let Some(signature) = &parsed.signature else {
-        return match sp.request_signatures {
-            RequestSignatures::Required => Err(Refused::page(
-                "unsigned",
-                "the SP must sign its AuthnRequests and this one is not signed",
-            )),
-            _ => Ok((parsed, false)),
-        };
-    };
-    let (Some(cert), false) = (
-        &sp.certificate,
-        sp.request_signatures == RequestSignatures::None,
-    ) else {
+    let Some(signed) = verify_enveloped(sp, xml, &parsed.id, parsed.signature.as_ref())? else {
         return Ok((parsed, false));
     };
-    let reference = signature
-        .signed_info
-        .reference
-        .first()
-        .and_then(|r| r.uri.as_deref());
-    if reference != Some(format!("#{}", parsed.id).as_str())
-        || signature.signed_info.reference.len() != 1
-    {
-        return Err(Refused::page(
-            "bad_signature",
-            "the signature does not cover the AuthnRequest itself",
-        ));
-    }
-    let signed = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-        xml,
-        &[CertificateDer::from(cert.clone())],
-        ReduceMode::PreDigest,
-        Some(&[
-            AllowedSignatureAlgorithm::RsaSha256,
-            AllowedSignatureAlgorithm::RsaSha512,
-        ]),
-    )
-    .map_err(|e| {
-        Refused::page(
-            "bad_signature",
-            format!("the AuthnRequest's signature does not verify: {e}"),
-        )
-    })?;
     let request: AuthnRequest = signed.parse().map_err(|e| {
         Refused::page(
             "bad_signature",
@@ -435,10 +395,63 @@ fn check_post_signature(
     if request.id != parsed.id {
         return Err(Refused::page(
             "bad_signature",
-            "the signed AuthnRequest is not the one sent",
+            "the signed request is not the one sent",
         ));
     }
     Ok((request, true))
+}
+
+/// The enveloped signature of a POST-binding request whose root has `id`: `Ok(Some(signed
+/// XML))` when it verifies (only that content may be used), `Ok(None)` when the request is
+/// unsigned (or the SP has no certificate) and that is allowed.
+pub(super) fn verify_enveloped(
+    sp: &ServiceProvider,
+    xml: &str,
+    id: &str,
+    signature: Option<&samael::signature::Signature>,
+) -> Result<Option<String>, Refused> {
+    let Some(signature) = signature else {
+        return match sp.request_signatures {
+            RequestSignatures::Required => Err(Refused::page(
+                "unsigned",
+                "the SP must sign its requests and this one is not signed",
+            )),
+            _ => Ok(None),
+        };
+    };
+    let (Some(cert), false) = (
+        &sp.certificate,
+        sp.request_signatures == RequestSignatures::None,
+    ) else {
+        return Ok(None);
+    };
+    let reference = signature
+        .signed_info
+        .reference
+        .first()
+        .and_then(|r| r.uri.as_deref());
+    if reference != Some(format!("#{id}").as_str()) || signature.signed_info.reference.len() != 1 {
+        return Err(Refused::page(
+            "bad_signature",
+            "the signature does not cover the request itself",
+        ));
+    }
+    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        xml,
+        &[CertificateDer::from(cert.clone())],
+        ReduceMode::PreDigest,
+        Some(&[
+            AllowedSignatureAlgorithm::RsaSha256,
+            AllowedSignatureAlgorithm::RsaSha512,
+        ]),
+    )
+    .map(Some)
+    .map_err(|e| {
+        Refused::page(
+            "bad_signature",
+            format!("the request's signature does not verify: {e}"),
+        )
+    })
 }
 
 /// The ACS: the URL the request names if it is registered, else the index, else the default.
@@ -472,4 +485,4 @@ fn choose_acs<'a>(sp: &'a ServiceProvider, request: &AuthnRequest) -> Result<&'a
 
 #[cfg(test)]
 #[path = "request_test.rs"]
-mod tests;
+pub(crate) mod tests;

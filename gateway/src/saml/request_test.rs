@@ -14,8 +14,8 @@ use crate::saml::response::Signing;
 use crate::saml::sign::Signer;
 use crate::saml::xml::Canonical;
 
-const NOW: i64 = 1_795_259_762;
-const SP: &str = "https://sp.example/metadata";
+pub(crate) const NOW: i64 = 1_795_259_762;
+pub(crate) const SP: &str = "https://sp.example/metadata";
 const ACS: &str = "https://sp.example/acs";
 
 fn vectors() -> PathBuf {
@@ -30,12 +30,12 @@ fn sp_cert() -> Vec<u8> {
 }
 
 /// The SP's own key, to sign requests as it would.
-fn sp_signer() -> Signer {
+pub(crate) fn sp_signer() -> Signer {
     let key = PrivateKeyDer::from_pem_file(vectors().join("sp.key")).unwrap();
     Signer::new(&key, &Der::from(sp_cert())).unwrap()
 }
 
-fn settings(signatures: RequestSignatures) -> SamlSettings {
+pub(crate) fn settings(signatures: RequestSignatures) -> SamlSettings {
     SamlSettings {
         base_url: "https://gw.corp.test".into(),
         entity_id: "https://gw.corp.test/saml/metadata".into(),
@@ -82,6 +82,7 @@ fn settings(signatures: RequestSignatures) -> SamlSettings {
             assertion_lifetime_secs: 300,
             issuer: "https://gw.corp.test/saml/metadata".into(),
             issuer_by_upn_domain: Vec::new(),
+            slo: None,
         }],
     }
 }
@@ -113,7 +114,7 @@ fn authn_request(issuer: &str, instant: i64, extra: &[(&str, &str)]) -> Canonica
     w
 }
 
-fn deflate_b64(xml: &str) -> String {
+pub(crate) fn deflate_b64(xml: &str) -> String {
     let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(xml.as_bytes()).unwrap();
     STANDARD.encode(e.finish().unwrap())

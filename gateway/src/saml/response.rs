@@ -194,8 +194,35 @@ pub fn failure(
     Ok(xml)
 }
 
+/// A `samlp:LogoutResponse` (Core §3.7.2) with `code`, to `to.acs_url` (the SP's single
+/// logout URL); enveloped signature when `sign` (HTTP-POST; the Redirect binding signs the
+/// query string instead).
+pub fn logout(
+    to: &Addressing<'_>,
+    code: &str,
+    sign: bool,
+    signer: &Signer,
+) -> Result<String, SignError> {
+    let mut w = Canonical::with_capacity(2048);
+    let sig_at = open_element(&mut w, "samlp:LogoutResponse", to);
+    w.open("samlp:Status", &[], &[]);
+    w.leaf("samlp:StatusCode", &[("Value", code)], "");
+    w.close();
+    let mut xml = w.finish();
+    if sign {
+        signer.sign_enveloped(&mut xml, to.response_id, sig_at)?;
+    }
+    Ok(xml)
+}
+
 /// Writes the Response start tag and its Issuer; returns where its signature goes.
 fn open_response(w: &mut Canonical, to: &Addressing<'_>) -> usize {
+    open_element(w, "samlp:Response", to)
+}
+
+/// Writes a StatusResponseType start tag (`name`) and its Issuer; returns where the
+/// signature goes.
+fn open_element(w: &mut Canonical, name: &'static str, to: &Addressing<'_>) -> usize {
     let now = format_rfc3339(to.now);
     let mut attrs = vec![
         ("Destination", to.acs_url),
@@ -206,7 +233,7 @@ fn open_response(w: &mut Canonical, to: &Addressing<'_>) -> usize {
     if let Some(irt) = to.in_response_to {
         attrs.push(("InResponseTo", irt));
     }
-    w.open("samlp:Response", &[("samlp", SAMLP)], &attrs);
+    w.open(name, &[("samlp", SAMLP)], &attrs);
     // Exclusive c14n renders `xmlns:saml` where it is first used: here, and again on the
     // Assertion (a sibling, not a descendant).
     w.open("saml:Issuer", &[("saml", SAML)], &[]);
@@ -303,4 +330,4 @@ fn write_assertion(
 
 #[cfg(test)]
 #[path = "response_test.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -42,6 +42,10 @@ pub(crate) fn xmlsec_verify(xml: &str, xpath: Option<&str>) -> Result<(), String
         .args([
             "--id-attr:ID",
             "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        ])
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
         ]);
     if let Some(x) = xpath {
         cmd.args(["--node-xpath", x]);
