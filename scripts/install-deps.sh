@@ -23,6 +23,11 @@ browser_pkgs=(chromium chromium-driver xmlsec1 python3-venv)
 
 pkgs=("${build_pkgs[@]}" "${ad_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${browser_pkgs[@]}")
+# npm installs axe-core, the accessibility checker of the login form test; Debian's when the
+# machine has no Node.js of its own.
+if [ "$mode" = test ] && ! command -v npm >/dev/null 2>&1; then
+    pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

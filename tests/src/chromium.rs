@@ -86,21 +86,7 @@ impl Chromium {
 
     /// Trusts the gateway's TLS certificate (by its public key) for this run.
     pub fn trust_gateway_cert(self, gw: &Gateway) -> Self {
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(
-                "openssl x509 -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform der \
-                 | openssl dgst -sha256 -binary | base64",
-            )
-            .arg("sh")
-            .arg(gw.dir().join("tls.pem"));
-        let out = run(cmd, "openssl (SPKI hash)");
-        let spki = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        assert!(
-            out.status.success() && spki.len() == 44,
-            "SPKI hash of the gateway certificate: {spki} {}",
-            stderr_of(&out)
-        );
+        let spki = spki_hash(gw);
         self.arg(&format!("--ignore-certificate-errors-spki-list={spki}"))
     }
 
@@ -146,6 +132,27 @@ impl Chromium {
             net_log: self.net_log.then(|| auth_events(&net_log)),
         }
     }
+}
+
+/// The base64 SHA-256 of the gateway certificate's public key (what Chromium's
+/// `--ignore-certificate-errors-spki-list` takes).
+pub fn spki_hash(gw: &Gateway) -> String {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(
+            "openssl x509 -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform der \
+             | openssl dgst -sha256 -binary | base64",
+        )
+        .arg("sh")
+        .arg(gw.dir().join("tls.pem"));
+    let out = run(cmd, "openssl (SPKI hash)");
+    let spki = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        out.status.success() && spki.len() == 44,
+        "SPKI hash of the gateway certificate: {spki} {}",
+        stderr_of(&out)
+    );
+    spki
 }
 
 /// The `AUTH_*` and `HTTP2_SESSION_INITIALIZED` events of a Chromium net log, one per line.

@@ -40,7 +40,7 @@ mod tls;
 pub use serde_json::Value;
 
 pub use crate::ad::{ad, Ad, Ccache, Kinit, REALM};
-pub use crate::chromium::{Chromium, ChromiumRun, CHROMIUM};
+pub use crate::chromium::{spki_hash, Chromium, ChromiumRun, CHROMIUM};
 pub use crate::curl::Curl;
 pub use crate::gateway::{real_dc, real_dc2, Gateway, GatewayOptions, NegotiateGet};
 pub use crate::http::{http_get, Echoed, Reply};

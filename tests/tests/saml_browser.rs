@@ -7,7 +7,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use e2e::{free_ports, real_dc, workspace_root, Chromium, Gateway, GatewayOptions};
+use e2e::{free_ports, real_dc, spki_hash, workspace_root, Chromium, Gateway, GatewayOptions};
 
 /// The SP web application; killed on drop.
 struct Sp {
@@ -29,6 +29,10 @@ fn vectors() -> std::path::PathBuf {
 /// A gateway with a TLS listener whose IdP knows the SP on `sp_port` (same host name and
 /// certificate as the gateway: the browser trusts one key).
 fn gateway(label: &str, sp_port: u16, kerberos_networks: &str) -> Gateway {
+    gateway_with(label, sp_port, kerberos_networks, &[])
+}
+
+fn gateway_with(label: &str, sp_port: u16, kerberos_networks: &str, login: &[&str]) -> Gateway {
     let mut opts = GatewayOptions::gw().with_directory(&[real_dc()], &[]);
     opts.tls = true;
     opts.files.push((
@@ -43,6 +47,10 @@ fn gateway(label: &str, sp_port: u16, kerberos_networks: &str) -> Gateway {
         "signing_key = \"saml.key\"".into(),
         format!("signing_cert = \"{}\"", vectors().join("idp.pem").display()),
         format!("kerberos_networks = [{kerberos_networks}]"),
+        "[saml.login]".into(),
+    ];
+    opts.extra.extend(login.iter().map(|l| (*l).to_owned()));
+    opts.extra.extend([
         "[[saml.service_providers]]".into(),
         format!("entity_id = \"{sp}/metadata\""),
         format!("acs = [{{ url = \"{sp}/acs\" }}]"),
@@ -54,7 +62,7 @@ fn gateway(label: &str, sp_port: u16, kerberos_networks: &str) -> Gateway {
         "name = \"groups\"".into(),
         "source = \"groups\"".into(),
         "group_patterns = [\"Engineering\"]".into(),
-    ];
+    ]);
     Gateway::start(label, &opts)
 }
 
@@ -147,4 +155,107 @@ fn a_browser_without_a_ticket_or_outside_the_networks_gets_the_form() {
         gw.log()
     );
     assert!(!gw.log().contains("Kerberos authentication succeeded"));
+}
+
+/// Runs tests/saml-sp/browser.py (ChromeDriver) against the SP; its JSON.
+fn webdriver(gw: &Gateway, args: &[&str]) -> serde_json::Value {
+    let spki = spki_hash(gw);
+    let out = Command::new(workspace_root().join("tests/saml-sp/run.sh"))
+        .arg("browser")
+        .args(args)
+        .args(["--spki", &spki, "--map", "gw.corp.test"])
+        .output()
+        .expect("tests/saml-sp/run.sh browser runs");
+    assert!(
+        out.status.success(),
+        "browser.py {args:?}: {}\ngateway log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        gw.log()
+    );
+    serde_json::from_slice(&out.stdout).expect("browser.py prints JSON")
+}
+
+#[test]
+fn the_form_signs_in_locks_out_and_passes_an_accessibility_check() {
+    let sp_port = free_ports(1)[0];
+    let gw = gateway_with(
+        "saml-browser-webdriver",
+        sp_port,
+        "\"10.99.0.0/16\"",
+        &["user_failures = 3", "lockout_seconds = 600"],
+    );
+    let sp = start_sp(&gw, sp_port);
+    let ad = e2e::ad();
+
+    // Two wrong passwords, then the right one: the SP shows alice, signed in by password.
+    let v = webdriver(
+        &gw,
+        &[
+            "form",
+            "--url",
+            &sp.url,
+            "--user",
+            "alice",
+            "--password",
+            ad.var("IWA_AD_PW_ALICE"),
+            "--wrong",
+            "2",
+        ],
+    );
+    let messages: Vec<&str> = v["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m.as_str())
+        .collect();
+    assert_eq!(
+        messages, ["The user name or password is incorrect."; 2],
+        "{v}"
+    );
+    let fin = v["final"].as_str().unwrap_or_default();
+    assert!(fin.contains("alice@corp.test"), "{v}");
+    assert!(fin.contains("PasswordProtectedTransport"), "{v}");
+
+    // Three wrong passwords lock bob out; the right one then changes nothing.
+    let v = webdriver(
+        &gw,
+        &[
+            "form",
+            "--url",
+            &sp.url,
+            "--user",
+            "CORP\\bob",
+            "--password",
+            ad.var("IWA_AD_PW_BOB"),
+            "--wrong",
+            "3",
+        ],
+    );
+    let messages = v["messages"].as_array().expect("messages");
+    assert_eq!(
+        messages[2], "Too many failed sign-in attempts. Try again in 10 minutes.",
+        "{v}"
+    );
+    let fin = v["final"].as_str().unwrap_or_default();
+    assert!(fin.contains("Too many failed sign-in attempts"), "{v}");
+    assert!(!fin.contains("bob@corp.test"), "{v}");
+
+    // axe-core (WCAG 2.1 A and AA) finds nothing on the form, and the keyboard reaches the
+    // fields and the button in order.
+    let axe = String::from_utf8(
+        Command::new(workspace_root().join("tests/saml-sp/run.sh"))
+            .arg("axe")
+            .output()
+            .expect("run.sh axe")
+            .stdout,
+    )
+    .expect("a path");
+    let v = webdriver(&gw, &["axe", "--url", &sp.url, "--axe", axe.trim()]);
+    assert_eq!(v["violations"], serde_json::json!([]), "{v}");
+    assert!(v["passes"].as_u64().unwrap_or(0) > 5, "{v}");
+    assert_eq!(
+        v["tab_order"],
+        serde_json::json!(["username", "password", "button"]),
+        "{v}"
+    );
 }
