@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine as _;
-use gateway::session::{KeyRing, Session, SessionKey};
+use gateway::session::{KeyRing, Session, SessionKey, SignInMethod};
 use kdc_bridge::proto::acceptor::Randomness;
 use kdc_bridge::proto::crypto::{Enctype, Key, KeyUsage};
 use kdc_bridge::proto::der::{self, tag};
@@ -552,6 +552,7 @@ fn cookies() -> Vec<(&'static str, Vec<u8>)> {
         issued_at: NOW - 60,
         expires_at,
         auth_time: NOW - 61,
+        method: SignInMethod::Kerberos,
     };
     vec![
         (
@@ -571,7 +572,15 @@ fn cookies() -> Vec<(&'static str, Vec<u8>)> {
             "other-key.txt",
             other.seal(&session("alice@CORP.TEST", NOW + 3600)).into(),
         ),
-        ("not-base64.txt", b"v1.%%%".to_vec()),
+        (
+            "password-form.txt",
+            ring.seal(&Session {
+                method: SignInMethod::Password,
+                ..session("carol@CORP.TEST", NOW + 600)
+            })
+            .into(),
+        ),
+        ("not-base64.txt", b"v2.%%%".to_vec()),
     ]
 }
 

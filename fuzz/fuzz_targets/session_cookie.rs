@@ -3,7 +3,7 @@
 //! Properties: no panic, no allocation beyond the 4 KiB cookie bound; and a cookie that opens
 //! is sealed again into one that opens to the same session. Forging needs the key, so the
 //! fuzzer reaches the plaintext checks only through the seeds sealed with it
-//! (`fuzz/examples/make_corpus.rs`) and mutations of their `v1.` framing.
+//! (`fuzz/examples/make_corpus.rs`) and mutations of their `v2.` framing.
 
 #![no_main]
 

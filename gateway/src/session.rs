@@ -2,9 +2,18 @@
 //! instead of a new Kerberos token.
 //!
 //! ```text
-//! cookie value = "v1." base64url( key_id(4) | nonce(24) | XChaCha20-Poly1305(key, nonce,
+//! cookie value = "v2." base64url( key_id(4) | nonce(24) | XChaCha20-Poly1305(key, nonce,
 //!                plaintext, aad = cookie name) )
-//! plaintext    = issued_at(i64 BE) | expires_at(i64 BE) | auth_time(i64 BE) | principal (UTF-8)
+//! plaintext    = issued_at(i64 BE) | expires_at(i64 BE) | auth_time(i64 BE) | method(u8)
+//!                | principal (UTF-8)
+//! method       = 1 Kerberos, 2 the SAML password form
+//! ```
+//!
+//! A session from the password form signs the user in to SAML service providers only (their
+//! assertions say `PasswordProtectedTransport`); proxied routes keep asking for Kerberos. (v1
+//! cookies, without the method, are not read: their users sign in again, silently.)
+//!
+//! ```text
 //! ```
 //!
 //! XChaCha20's 192-bit nonces are drawn at random, which is safe at any issuance rate. The
@@ -22,10 +31,10 @@ use sha2::{Digest as _, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Cookie format version prefix.
-const PREFIX: &str = "v1.";
+const PREFIX: &str = "v2.";
 const KEY_ID_LEN: usize = 4;
 const NONCE_LEN: usize = 24;
-const HEADER_LEN: usize = 3 * 8;
+const HEADER_LEN: usize = 3 * 8 + 1;
 /// Longest cookie value we try to open; a real one is far below it.
 const MAX_COOKIE_LEN: usize = 4096;
 
@@ -82,6 +91,34 @@ pub struct Session {
     pub expires_at: i64,
     /// When the user authenticated to the KDC (Unix seconds).
     pub auth_time: i64,
+    /// How.
+    pub method: SignInMethod,
+}
+
+/// How a session's user signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMethod {
+    /// A Kerberos ticket (Negotiate).
+    Kerberos,
+    /// The SAML password form.
+    Password,
+}
+
+impl SignInMethod {
+    fn to_byte(self) -> u8 {
+        match self {
+            Self::Kerberos => 1,
+            Self::Password => 2,
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<Self> {
+        match b {
+            1 => Some(Self::Kerberos),
+            2 => Some(Self::Password),
+            _ => None,
+        }
+    }
 }
 
 /// Why a cookie was not accepted (for the metric label; the user just gets Negotiate again).
@@ -164,6 +201,7 @@ impl KeyRing {
         plain.extend_from_slice(&session.issued_at.to_be_bytes());
         plain.extend_from_slice(&session.expires_at.to_be_bytes());
         plain.extend_from_slice(&session.auth_time.to_be_bytes());
+        plain.push(session.method.to_byte());
         plain.extend_from_slice(session.principal.as_bytes());
         self.seal_bytes(self.cookie_name.as_bytes(), &plain)
     }
@@ -232,15 +270,18 @@ impl KeyRing {
         let (expires, rest) = rest
             .split_first_chunk::<8>()
             .ok_or(CookieRejection::Malformed)?;
-        let (auth, principal) = rest
+        let (auth, rest) = rest
             .split_first_chunk::<8>()
             .ok_or(CookieRejection::Malformed)?;
+        let (method, principal) = rest.split_first().ok_or(CookieRejection::Malformed)?;
+        let method = SignInMethod::from_byte(*method).ok_or(CookieRejection::Malformed)?;
         let session = Session {
             principal: String::from_utf8(principal.to_vec())
                 .map_err(|_| CookieRejection::Malformed)?,
             issued_at: i64::from_be_bytes(*issued),
             expires_at: i64::from_be_bytes(*expires),
             auth_time: i64::from_be_bytes(*auth),
+            method,
         };
         if now >= session.expires_at {
             return Err(CookieRejection::Expired);
@@ -299,6 +340,7 @@ mod tests {
             issued_at: 1000,
             expires_at: 2000,
             auth_time: 900,
+            method: SignInMethod::Kerberos,
         }
     }
 
@@ -306,7 +348,12 @@ mod tests {
     fn seals_and_opens() {
         let ring = KeyRing::new(&[key(1)], "iwagw_session");
         let v = ring.seal(&session());
-        assert!(v.starts_with("v1."));
+        assert!(v.starts_with("v2."));
+        let password = Session {
+            method: SignInMethod::Password,
+            ..session()
+        };
+        assert_eq!(ring.open(&ring.seal(&password), 1500), Ok(password));
         assert_eq!(ring.open(&v, 1500), Ok(session()));
         // Two seals of the same session differ (random nonce).
         assert_ne!(ring.seal(&session()), v);
@@ -321,7 +368,7 @@ mod tests {
         let mut raw = URL_SAFE_NO_PAD.decode(&v[3..]).unwrap();
         let last = raw.len() - 1;
         raw[last] ^= 1;
-        let tampered = format!("v1.{}", URL_SAFE_NO_PAD.encode(&raw));
+        let tampered = format!("v2.{}", URL_SAFE_NO_PAD.encode(&raw));
         assert_eq!(ring.open(&tampered, 1500), Err(CookieRejection::Tampered));
 
         let other = KeyRing::new(&[key(2)], "iwagw_session");
@@ -330,7 +377,14 @@ mod tests {
         let renamed = KeyRing::new(&[key(1)], "other");
         assert_eq!(renamed.open(&v, 1500), Err(CookieRejection::Tampered));
 
-        for bad in ["", "v1.", "v2.AAAA", "v1.!!!!", "v1.AAAAAAAA"] {
+        for bad in [
+            "",
+            "v2.",
+            "v3.AAAA",
+            "v2.!!!!",
+            "v2.AAAAAAAA",
+            "v1.AAAAAAAA",
+        ] {
             assert_eq!(
                 ring.open(bad, 1500),
                 Err(CookieRejection::Malformed),

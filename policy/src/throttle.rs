@@ -68,6 +68,14 @@ struct Entry {
     last_seen: i64,
 }
 
+impl Entry {
+    fn prune(&mut self, now: i64, window: i64) {
+        while self.failures.front().is_some_and(|t| *t <= now - window) {
+            self.failures.pop_front();
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Table {
     entries: HashMap<String, Entry>,
@@ -81,26 +89,34 @@ impl Table {
             .filter(|until| *until > now)
     }
 
-    /// Records a failure; returns the lockout end if this one reaches `limit`.
-    fn fail(&mut self, key: &str, now: i64, limit: u32, p: &ThrottlePolicy) -> Option<i64> {
+    /// Charges an attempt (before its outcome is known, so concurrent attempts count).
+    fn charge(&mut self, key: &str, now: i64, p: &ThrottlePolicy) {
         if !self.entries.contains_key(key) && self.entries.len() >= p.capacity {
             self.make_room(now, p);
         }
         let e = self.entries.entry(key.to_owned()).or_default();
         e.last_seen = now;
-        while e
-            .failures
-            .front()
-            .is_some_and(|t| *t <= now - p.window_secs)
-        {
-            e.failures.pop_front();
-        }
+        e.prune(now, p.window_secs);
         e.failures.push_back(now);
-        let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
-        while e.failures.len() > limit {
+        // Bounded: more than any limit is never needed.
+        while e.failures.len() > 1024 {
             e.failures.pop_front();
         }
-        if e.failures.len() >= limit {
+    }
+
+    /// Attempts in the window, charged ones included.
+    fn pending(&mut self, key: &str, now: i64, window: i64) -> usize {
+        self.entries.get_mut(key).map_or(0, |e| {
+            e.prune(now, window);
+            e.failures.len()
+        })
+    }
+
+    /// After a failure: locks `key` when its attempts in the window reach `limit`.
+    fn settle(&mut self, key: &str, now: i64, limit: u32, p: &ThrottlePolicy) -> Option<i64> {
+        let e = self.entries.get_mut(key)?;
+        e.prune(now, p.window_secs);
+        if e.failures.len() >= usize::try_from(limit.max(1)).unwrap_or(usize::MAX) {
             e.locked_until = now + p.lockout_secs;
             e.failures.clear();
             return Some(e.locked_until);
@@ -159,7 +175,7 @@ impl Throttle {
         &self.policy
     }
 
-    /// Whether `user` from `address` may try a password now.
+    /// Whether `user` from `address` may try a password now, without charging anything.
     pub fn check(&self, user: &str, address: &str, now: i64) -> Gate {
         if let Some(until) = lock(&self.addresses).gate(address, now) {
             return Gate::Locked {
@@ -176,11 +192,53 @@ impl Throttle {
         Gate::Open
     }
 
-    /// Records a failed sign-in; returns the lockout it starts, if any.
-    pub fn failure(&self, user: &str, address: &str, now: i64) -> Gate {
+    /// Starts an attempt: refused while locked out, or while as many attempts as the limit are
+    /// already in the window (concurrent ones included); otherwise charged as a failure until
+    /// [`Throttle::succeeded`] refunds it. Check and charge are one step, so parallel
+    /// submissions cannot get past the limit.
+    pub fn attempt(&self, user: &str, address: &str, now: i64) -> Gate {
         let p = &self.policy;
-        let by_address = lock(&self.addresses).fail(address, now, p.address_failures, p);
-        let by_user = lock(&self.users).fail(&user_key(user), now, p.user_failures, p);
+        let user = user_key(user);
+        let mut addresses = lock(&self.addresses);
+        let mut users = lock(&self.users);
+        if let Some(until) = addresses.gate(address, now) {
+            return Gate::Locked {
+                until,
+                scope: Scope::Address,
+            };
+        }
+        if let Some(until) = users.gate(&user, now) {
+            return Gate::Locked {
+                until,
+                scope: Scope::User,
+            };
+        }
+        let full = |n: usize, limit: u32| n >= usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
+        if full(
+            addresses.pending(address, now, p.window_secs),
+            p.address_failures,
+        ) {
+            return Gate::Locked {
+                until: now + p.lockout_secs,
+                scope: Scope::Address,
+            };
+        }
+        if full(users.pending(&user, now, p.window_secs), p.user_failures) {
+            return Gate::Locked {
+                until: now + p.lockout_secs,
+                scope: Scope::User,
+            };
+        }
+        addresses.charge(address, now, p);
+        users.charge(&user, now, p);
+        Gate::Open
+    }
+
+    /// The attempt failed: its charge stays; returns the lockout it starts, if any.
+    pub fn failed(&self, user: &str, address: &str, now: i64) -> Gate {
+        let p = &self.policy;
+        let by_address = lock(&self.addresses).settle(address, now, p.address_failures, p);
+        let by_user = lock(&self.users).settle(&user_key(user), now, p.user_failures, p);
         match (by_user, by_address) {
             (Some(until), _) => Gate::Locked {
                 until,
@@ -194,10 +252,21 @@ impl Throttle {
         }
     }
 
-    /// A successful sign-in clears the user's failures (not the address's: one right password
-    /// must not reset a spraying run).
-    pub fn success(&self, user: &str) {
+    /// Records a failure without an attempt first (`attempt` then `failed`).
+    pub fn failure(&self, user: &str, address: &str, now: i64) -> Gate {
+        match self.attempt(user, address, now) {
+            Gate::Open => self.failed(user, address, now),
+            locked => locked,
+        }
+    }
+
+    /// The attempt succeeded: the user's failures are cleared, and the address gets its charge
+    /// back (not more: one right password must not reset a spraying run).
+    pub fn succeeded(&self, user: &str, address: &str) {
         lock(&self.users).entries.remove(&user_key(user));
+        if let Some(e) = lock(&self.addresses).entries.get_mut(address) {
+            e.failures.pop_back();
+        }
     }
 
     /// Users and addresses tracked now.
@@ -280,7 +349,7 @@ mod tests {
             }
         ));
         // A success does not reset the address.
-        t.success("u1");
+        t.succeeded("u1", "10.6.6.6");
         assert!(matches!(t.check("u1", "10.6.6.6", 7), Gate::Locked { .. }));
     }
 
@@ -289,8 +358,17 @@ mod tests {
         let t = Throttle::new(policy());
         t.failure("alice", "a", 0);
         t.failure("alice", "b", 1);
-        t.success("Alice");
-        assert_eq!(t.failure("alice", "c", 2), Gate::Open);
+        assert_eq!(t.attempt("Alice", "b", 2), Gate::Open);
+        t.succeeded("Alice", "b");
+        assert_eq!(t.failure("alice", "c", 3), Gate::Open);
+        // The address got its charge back: b has one failure, not two.
+        assert_eq!(
+            lock(&t.addresses)
+                .entries
+                .get("b")
+                .map(|e| e.failures.len()),
+            Some(1)
+        );
     }
 
     #[test]
@@ -311,5 +389,27 @@ mod tests {
                 scope: Scope::User
             }
         );
+    }
+
+    #[test]
+    fn parallel_attempts_cannot_pass_the_limit() {
+        let t = Throttle::new(policy());
+        // Three submissions in flight for alice: the fourth is refused before any answer.
+        for _ in 0..3 {
+            assert_eq!(t.attempt("alice", "10.0.0.1", 50), Gate::Open);
+        }
+        assert!(matches!(
+            t.attempt("alice", "10.0.0.2", 50),
+            Gate::Locked {
+                scope: Scope::User,
+                ..
+            }
+        ));
+        // All three fail: locked.
+        t.failed("alice", "10.0.0.1", 51);
+        assert!(matches!(
+            t.check("alice", "x", 52),
+            Gate::Locked { until: 351, .. }
+        ));
     }
 }

@@ -89,7 +89,7 @@ fn session_cookie_signs_in_without_kerberos() {
     let first = gw.curl("/").negotiate(&alice).send();
     assert_eq!(first.status, 200, "{first:?}");
     let set = first.header("set-cookie").unwrap_or_default().to_owned();
-    assert!(set.starts_with(&format!("{COOKIE}=v1.")), "{set}");
+    assert!(set.starts_with(&format!("{COOKIE}=v2.")), "{set}");
     for attr in ["; Path=/", "; HttpOnly", "; SameSite=Lax"] {
         assert!(set.contains(attr), "{attr} missing: {set}");
     }

@@ -36,6 +36,7 @@ fn options() -> GatewayOptions {
         format!("acs = [{{ url = \"{ACS}\" }}]"),
         "name_id = { source = \"upn\" }".into(),
         "sign = \"both\"".into(),
+        "idp_initiated = true".into(),
         "[[saml.service_providers.attributes]]".into(),
         "name = \"mail\"".into(),
         "source = \"mail\"".into(),
@@ -49,6 +50,7 @@ fn options() -> GatewayOptions {
         format!("certificate = \"{}\"", vectors().join("sp.pem").display()),
         "name_id = { format = \"email\", source = \"mail\" }".into(),
         "slo = { url = \"https://sp.example/slo\", binding = \"post\" }".into(),
+        "idp_initiated = true".into(),
         "[[saml.service_providers.attributes]]".into(),
         "name = \"displayName\"".into(),
         "source = \"ldap:displayName\"".into(),
@@ -115,6 +117,10 @@ fn xmlsec_verify(gw: &Gateway, xml: &str, xpath: Option<&str>) -> bool {
         .args([
             "--id-attr:ID",
             "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        ])
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
         ]);
     if let Some(x) = xpath {
         cmd.args(["--node-xpath", x]);
@@ -154,8 +160,9 @@ fn sp_initiated_sign_in_is_silent_and_the_assertion_verifies() {
     let r = gw.curl(&path).negotiate(&alice).send();
     assert_eq!(r.status, 200, "{r:?}\n{}", gw.log());
     let csp = r.header("content-security-policy").unwrap_or_default();
+    // Only the page's own script runs; no form-action (the SP may redirect after the POST).
     assert!(
-        csp.contains("form-action https://plain-sp.example/acs"),
+        csp.starts_with("default-src 'none'; script-src 'sha256-") && !csp.contains("form-action"),
         "{csp}"
     );
     assert!(r.body.contains("action=\"https://plain-sp.example/acs\""));
@@ -228,11 +235,14 @@ fn sp_initiated_sign_in_is_silent_and_the_assertion_verifies() {
 #[test]
 fn passive_unknown_and_unregistered_requests_never_sign_anyone_in() {
     let gw = Gateway::start("saml-refusals", &options());
-    // IsPassive without credentials: a signed NoPassive status to the ACS, not a 401.
+    // IsPassive without credentials: the challenge, whose body hands a signed NoPassive
+    // status to the ACS (a browser without a ticket shows it); never the form.
     let r = gw
         .curl(&authn_request("_p1", SP, "IsPassive=\"true\""))
         .send();
-    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.status, 401, "{r:?}");
+    assert_eq!(r.header("www-authenticate"), Some("Negotiate"));
+    assert!(!r.body.contains("/saml/login"));
     let xml = saml_response(&r.body);
     assert!(
         xml.contains("urn:oasis:names:tc:SAML:2.0:status:NoPassive"),
@@ -240,9 +250,24 @@ fn passive_unknown_and_unregistered_requests_never_sign_anyone_in() {
     );
     assert!(!xml.contains("Assertion"));
     assert!(xmlsec_verify(&gw, &xml, None));
+    // With a ticket, IsPassive is no obstacle: Kerberos is silent.
+    let alice = gw.kinit("alice");
+    let r = gw
+        .curl(&authn_request("_p2", SP, "IsPassive=\"true\""))
+        .negotiate(&alice)
+        .send();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(saml_response(&r.body).contains(">alice@corp.test</saml:NameID>"));
+    // A failed token (NTLM) with IsPassive: the NoPassive status at once.
+    let ntlm = format!("Authorization: Negotiate {}", e2e::NTLM_NEGOTIATE);
+    let r = gw
+        .curl(&authn_request("_p3", SP, "IsPassive=\"true\""))
+        .header(&ntlm)
+        .send();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(saml_response(&r.body).contains("NoPassive"));
 
     // An unregistered SP: the error page, no redirect, no form to anywhere.
-    let alice = gw.kinit("alice");
     let r = gw
         .curl(&authn_request("_u1", "https://evil.example", ""))
         .negotiate(&alice)
@@ -319,6 +344,7 @@ fn a_real_sp_library_accepts_the_assertions() {
         .expect("the SSO URL from the metadata");
     let r = gw.curl(path).negotiate(&alice).send();
     assert_eq!(r.status, 200, "{r:?}\n{}", gw.log());
+    assert!(xmlsec_verify(&gw, &saml_response(&r.body), None));
     let b64 = STANDARD.encode(saml_response(&r.body));
     let id = req["request_id"].as_str().expect("id");
     let v = pysaml2(&[
@@ -350,6 +376,7 @@ fn a_real_sp_library_accepts_the_assertions() {
         .send();
     assert_eq!(r.status, 200, "{r:?}\n{}", gw.log());
     assert!(r.body.contains("name=\"RelayState\" value=\"rs-pysaml2\""));
+    assert!(xmlsec_verify(&gw, &saml_response(&r.body), None));
     let b64 = STANDARD.encode(saml_response(&r.body));
     let id = req["request_id"].as_str().expect("id");
     expect_alice(
@@ -371,6 +398,7 @@ fn a_real_sp_library_accepts_the_assertions() {
         .negotiate(&alice)
         .send();
     assert_eq!(r.status, 200, "{r:?}");
+    assert!(xmlsec_verify(&gw, &saml_response(&r.body), None));
     let b64 = STANDARD.encode(saml_response(&r.body));
     expect_alice(&pysaml2(&["verify", "--idp-metadata", md, "--response", &b64]).unwrap());
 
@@ -438,6 +466,9 @@ fn a_real_sp_library_accepts_the_assertions() {
             .expect("a LogoutResponse")
             + 27;
         let end = start + r.body[start..].find('"').expect("end");
+        let lr = String::from_utf8(STANDARD.decode(&r.body[start..end]).expect("base64"))
+            .expect("UTF-8");
+        assert!(xmlsec_verify(&gw, &lr, None), "{lr}");
         let v = pysaml2(&[
             "verify-logout",
             "--idp-metadata",
@@ -519,6 +550,30 @@ fn the_password_form_signs_in_and_locks_out_before_ad_does() {
         .header_all("set-cookie")
         .iter()
         .any(|c| c.starts_with("iwagw_session=")));
+
+    // The form's session: later SAML sign-ins say it was a password, and proxied routes still
+    // want Kerberos.
+    let session = ok
+        .header_all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("iwagw_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let again = gw
+        .curl(&authn_request("_f1b", SP, ""))
+        .header(&format!("Cookie: {session}"))
+        .send();
+    assert_eq!(again.status, 200, "{again:?}");
+    assert!(saml_response(&again.body).contains("PasswordProtectedTransport"));
+    let app = gw
+        .curl("/app/")
+        .header(&format!("Cookie: {session}"))
+        .send();
+    assert_eq!(
+        app.status, 401,
+        "a password session on a proxied route: {app:?}"
+    );
 
     // Other spellings of a user name; a disabled or unknown account gets the same message
     // as a wrong password.

@@ -26,7 +26,7 @@ fn http2_with_a_large_ticket_and_a_secure_cookie() {
     assert_eq!((r.status, r.version.as_str()), (200, "2"), "{r:?}");
     assert_eq!(r.echo().header("x-remote-user"), ["dave@CORP.TEST"]);
     let cookie = r.header("set-cookie").unwrap_or_default();
-    assert!(cookie.starts_with("iwagw_session=v1."), "{cookie}");
+    assert!(cookie.starts_with("iwagw_session=v2."), "{cookie}");
     assert!(
         cookie.ends_with("; HttpOnly; SameSite=Lax; Secure"),
         "{cookie}"

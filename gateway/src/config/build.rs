@@ -192,6 +192,13 @@ pub(super) fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Con
         .as_ref()
         .map(|s| build_saml(s, base, directory.is_some(), c));
     if let (Some(d), Some(s)) = (directory.as_mut(), saml.as_ref()) {
+        if s.login.enabled && d.security == super::LdapSecurity::Plain {
+            c.add(
+                "saml.login.enabled",
+                "the password form would send users' passwords to AD in clear: use \
+                 directory.security = \"ldaps\" or \"starttls\", or set enabled = false",
+            );
+        }
         // What the assertions carry is read from AD with the rest.
         for a in s.ldap_attributes() {
             if !d.attributes.iter().any(|o| o.eq_ignore_ascii_case(&a)) {

@@ -252,7 +252,17 @@ pub(super) fn build_saml(
         )) * 86_400,
         metadata_cache_secs: s.metadata_cache_seconds.unwrap_or(3600),
         max_skew_secs,
-        max_relay_state_bytes: s.max_relay_state_bytes.unwrap_or(80),
+        max_relay_state_bytes: match s.max_relay_state_bytes.unwrap_or(80) {
+            n @ 1..=1024 => n,
+            n => {
+                // The login form carries it sealed in a value of at most 4 KiB.
+                c.add(
+                    "saml.max_relay_state_bytes",
+                    format!("must be 1 to 1024, got {n}"),
+                );
+                80
+            }
+        },
         pairwise_key,
         kerberos: build_eligibility(&s.kerberos_networks, &s.kerberos_user_agent_deny, c),
         login: build_login(&s.login, has_directory, c),

@@ -36,6 +36,10 @@ pub struct SpSection {
     pub issuer: Option<String>,
     /// Where its LogoutResponses go: `{ url, binding = "post" | "redirect" }`.
     pub slo: Option<SloSection>,
+    /// Allow `/saml/idp-init` for this SP (default false: an unsolicited response with any
+    /// RelayState is only for SPs that expect it).
+    #[serde(default)]
+    pub idp_initiated: bool,
     /// The `Issuer` by the domain of the user's UPN (Microsoft 365 wants one per federated
     /// domain).
     #[serde(default)]
@@ -204,6 +208,8 @@ pub struct ServiceProvider {
     pub issuer_by_upn_domain: Vec<(String, String)>,
     /// Its single logout endpoint.
     pub slo: Option<Slo>,
+    /// Whether `/saml/idp-init` serves it.
+    pub idp_initiated: bool,
 }
 
 impl ServiceProvider {
@@ -410,6 +416,12 @@ pub(super) fn build_sp(
     }
     let slo = sp.slo.as_ref().map(|s| {
         url(c, &key("slo.url"), &s.url);
+        if sp.certificate.is_none() {
+            c.add(
+                key("slo"),
+                "single logout needs the SP's `certificate`: its LogoutRequests must be signed",
+            );
+        }
         let binding = match s.binding.as_deref() {
             None | Some("redirect") => SloBinding::Redirect,
             Some("post") => SloBinding::Post,
@@ -449,5 +461,6 @@ pub(super) fn build_sp(
             .map(|(d, i)| (d.to_ascii_lowercase(), i.clone()))
             .collect(),
         slo,
+        idp_initiated: sp.idp_initiated,
     }
 }

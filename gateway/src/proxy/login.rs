@@ -23,6 +23,22 @@ use crate::saml::response::AuthnMethod;
 
 /// Largest form body.
 const MAX_FORM_BYTES: usize = 8192;
+/// The shortest answer to a failed sign-in.
+const FAILURE_FLOOR: std::time::Duration = std::time::Duration::from_millis(600);
+
+/// The throttle's key of a client address: IPv4 as it is, IPv6 by its /64 (one subscriber).
+fn address_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
+    }
+}
 
 impl Gateway {
     /// Whether the form can be offered (enabled, a directory to check passwords, session keys
@@ -101,6 +117,7 @@ impl Gateway {
         }
         let tenant = saml.display_name.as_str();
         let now = unix_now();
+        let started = tokio::time::Instant::now();
         let body = read_body(session, MAX_FORM_BYTES)
             .await?
             .unwrap_or_default();
@@ -138,19 +155,36 @@ impl Gateway {
         let client = session
             .client_addr()
             .and_then(|a| a.as_inet())
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
+            .map(|a| a.ip())
+            .map_or_else(String::new, address_key);
         let again = |status, message| {
             pages::login(lang, tenant, status, sealed, typed.trim(), Some(message))
         };
         let locked = |until: i64| LoginMessage::Locked {
             minutes: ((until - now).max(1) + 59) / 60,
         };
-        if let Gate::Locked { until, scope } = self.throttle.check(typed, &client, now) {
+        // What the logs may show of the typed name: only a valid one (people type passwords
+        // there too, and control characters would forge log lines).
+        let key = login::user_key(typed);
+        let shown = key
+            .as_ref()
+            .map_or_else(|| "(invalid)".to_owned(), |k| k.name().to_owned());
+        // The lockout counts the account as AD names it (its sAMAccountName), so `alice`,
+        // `CORP\alice`, `alice@corp.example`, another case or width are one counter.
+        let account = match &key {
+            Some(k) => directory
+                .lookup(k)
+                .await
+                .identity()
+                .and_then(|i| i.sam_account_name.clone())
+                .unwrap_or_else(|| k.name().to_owned()),
+            None => typed.trim().chars().take(64).collect(),
+        };
+        if let Gate::Locked { until, scope } = self.throttle.attempt(&account, &client, now) {
             self.count("login", "locked");
             tracing::info!(
                 target: "security", event = "authentication", method = "password",
-                result = "failure", reason = "locked", scope = scope_str(scope), user = %typed.trim(),
+                result = "failure", reason = "locked", scope = scope_str(scope), user = %shown,
                 client = %client, until, request_id = %ctx.request_id,
                 "password sign-in refused: too many failures"
             );
@@ -158,18 +192,20 @@ impl Gateway {
                 .page(session, again(429, locked(until)), Vec::new())
                 .await;
         }
-        let verdict = match login::user_key(typed) {
+        let verdict = match &key {
             Some(_) if password.is_empty() || password.len() > login::MAX_PASSWORD => {
                 PasswordVerdict::Wrong
             }
-            Some(key) => match directory.check_password(&key, password).await {
+            Some(key) => match directory.check_password(key, password).await {
                 Ok(v) => v,
                 Err(e) => {
+                    // Not the user's fault: the attempt is not counted.
+                    self.throttle.succeeded(&account, &client);
                     self.count("login", "directory_unavailable");
                     tracing::error!(
                         target: "security", event = "authentication", method = "password",
                         result = "failure", reason = "directory_unavailable", error = %e,
-                        user = %typed.trim(), request_id = %ctx.request_id,
+                        user = %shown, request_id = %ctx.request_id,
                         "password sign-in impossible: no domain controller answered"
                     );
                     return self
@@ -183,10 +219,10 @@ impl Gateway {
             PasswordVerdict::Valid(identity) => identity,
             other => {
                 self.count("login", other.as_str());
-                let gate = self.throttle.failure(typed, &client, now);
+                let gate = self.throttle.failed(&account, &client, now);
                 tracing::info!(
                     target: "security", event = "authentication", method = "password",
-                    result = "failure", reason = other.as_str(), user = %typed.trim(),
+                    result = "failure", reason = other.as_str(), user = %shown,
                     client = %client, request_id = %ctx.request_id,
                     "password sign-in failed"
                 );
@@ -194,10 +230,13 @@ impl Gateway {
                     Gate::Locked { until, .. } => again(429, locked(until)),
                     Gate::Open => again(200, LoginMessage::Failed),
                 };
+                // Every failure takes as long: an unknown name (one search) must not answer
+                // faster than a wrong password (a search, a TLS connection and a bind).
+                tokio::time::sleep_until(started + FAILURE_FLOOR).await;
                 return self.page(session, page, Vec::new()).await;
             }
         };
-        self.throttle.success(typed);
+        self.throttle.succeeded(&account, &client);
         let realm = saml.login.realm.as_deref().unwrap_or_default();
         let account = identity
             .sam_account_name
@@ -214,7 +253,13 @@ impl Gateway {
         );
         let secure = self.secure(session);
         let session_end = now + sessions.lifetime_secs;
-        let cookie = self.issue_cookie(&principal, now, session_end, secure);
+        let cookie = self.issue_cookie(
+            &principal,
+            now,
+            session_end,
+            secure,
+            crate::session::SignInMethod::Password,
+        );
         let Ok(user) = self.resolver.resolve(&parsed, None).await else {
             return self
                 .page(session, pages::error(lang, tenant, 503), Vec::new())

@@ -34,7 +34,9 @@ use crate::identity::headers;
 use crate::identity::resolve::{Denied, Resolver};
 use crate::metrics::Metrics;
 use crate::negotiate;
-use crate::session::{find_cookie, strip_cookie, CookieRejection, KeyRing, Session as UserSession};
+use crate::session::{
+    find_cookie, strip_cookie, CookieRejection, KeyRing, Session as UserSession, SignInMethod,
+};
 use kdc_bridge::proto::acceptor::Accepted;
 
 /// Session cookie settings in use.
@@ -191,9 +193,12 @@ impl Gateway {
         })
     }
 
-    /// Tries the session cookie. Returns the principal if it is valid.
+    /// Tries the session cookie for a proxied route. Returns the principal if it is valid and
+    /// from Kerberos (a password-form session is for SAML only).
     fn check_cookie(&self, session: &mut Session) -> Option<String> {
-        self.check_cookie_session(session).map(|s| s.principal)
+        self.check_cookie_session(session)
+            .filter(|s| s.method == SignInMethod::Kerberos)
+            .map(|s| s.principal)
     }
 
     /// Tries the session cookie. Returns the session if it is valid.
@@ -248,6 +253,7 @@ impl Gateway {
         auth_time: i64,
         ticket_end: i64,
         secure: bool,
+        method: SignInMethod,
     ) -> Option<String> {
         let sessions = self.sessions.as_ref()?;
         let now = unix_now();
@@ -261,6 +267,7 @@ impl Gateway {
             issued_at: now,
             expires_at,
             auth_time,
+            method,
         });
         self.metrics
             .session_cookies
@@ -432,7 +439,13 @@ impl ProxyHttp for Gateway {
                 if let Err(refusal) = self.identify(ctx, &principal, ok.pac).await {
                     return self.refuse(session, refusal).await;
                 }
-                ctx.set_cookie = self.issue_cookie(&principal, ok.auth_time, ok.end_time, secure);
+                ctx.set_cookie = self.issue_cookie(
+                    &principal,
+                    ok.auth_time,
+                    ok.end_time,
+                    secure,
+                    SignInMethod::Kerberos,
+                );
                 ctx.response_token = ok.response_token;
                 ctx.principal = Some(principal);
                 self.strip_session_cookie(session.req_header_mut());

@@ -27,6 +27,7 @@ use crate::saml::pages::{Lang, Page};
 use crate::saml::request::{self, Binding, Refused, SsoRequest};
 use crate::saml::response::{status, AuthnMethod};
 use crate::saml::{logout, metadata, pages, request::MAX_ENCODED_BYTES};
+use crate::session::SignInMethod;
 
 /// Largest POST body read at `/saml/sso`.
 const MAX_BODY_BYTES: usize = MAX_ENCODED_BYTES + 4096;
@@ -131,8 +132,12 @@ impl Gateway {
         };
         let (principal, pac, sign_in, set_cookie) = if let Some(s) = cookie {
             let sign_in = SignIn {
-                method: AuthnMethod::Windows,
-                authn_instant: s.auth_time,
+                method: match s.method {
+                    SignInMethod::Kerberos => AuthnMethod::Windows,
+                    SignInMethod::Password => AuthnMethod::PasswordProtectedTransport,
+                },
+                // When the user authenticated to the gateway: the cookie's issue.
+                authn_instant: s.issued_at,
                 session_end: Some(s.expires_at),
             };
             (s.principal, None, sign_in, None)
@@ -140,27 +145,33 @@ impl Gateway {
             match self.negotiate(session, &span) {
                 Negotiated::Accepted { ok, secure } => {
                     let principal = ok.client.to_string();
-                    let cookie = self.issue_cookie(&principal, ok.auth_time, ok.end_time, secure);
+                    let cookie = self.issue_cookie(
+                        &principal,
+                        ok.auth_time,
+                        ok.end_time,
+                        secure,
+                        SignInMethod::Kerberos,
+                    );
                     let sign_in = SignIn {
                         method: AuthnMethod::Windows,
+                        // A fresh AP exchange: the user authenticated to the gateway now
+                        // (as AD FS says for Windows authentication).
                         authn_instant: unix_now(),
                         session_end: Some(ok.end_time),
                     };
                     (principal, ok.pac, sign_in, cookie)
                 }
-                Negotiated::Absent | Negotiated::Refused(_) if req.is_passive => {
-                    self.count(endpoint, "no_passive");
-                    let page = idp
-                        .status(
-                            &req,
-                            status::RESPONDER,
-                            Some(status::NO_PASSIVE),
-                            "the user is not signed in and IsPassive forbids asking",
-                            unix_now(),
-                            lang,
-                        )
-                        .map_err(internal)?;
-                    return self.page(session, page, Vec::new()).await;
+                // IsPassive: no form. An eligible browser gets the challenge whose body posts
+                // the NoPassive status: one with a ticket answers the challenge silently, one
+                // without shows the body, which hands the status to the SP.
+                Negotiated::Absent if req.is_passive => {
+                    let challenge = self.kerberos_eligible(session);
+                    return self
+                        .no_passive(session, &req, endpoint, lang, challenge)
+                        .await;
+                }
+                Negotiated::Refused(_) if req.is_passive => {
+                    return self.no_passive(session, &req, endpoint, lang, false).await;
                 }
                 Negotiated::Absent if self.login_available() => {
                     // Eligible clients get the challenge with the form as its body: a browser
@@ -228,6 +239,40 @@ impl Gateway {
         );
         ctx.principal = Some(principal);
         let extra = set_cookie.map(|c| ("set-cookie", c)).into_iter().collect();
+        self.page(session, page, extra).await
+    }
+
+    /// The signed `Responder`/`NoPassive` status for `req`, as the body of a `401 Negotiate`
+    /// (`challenge`) or as a 200 page.
+    async fn no_passive(
+        &self,
+        session: &mut Session,
+        req: &SsoRequest,
+        endpoint: &str,
+        lang: Lang,
+        challenge: bool,
+    ) -> Result<bool> {
+        let saml = self.saml.as_deref().ok_or_else(|| internal("no [saml]"))?;
+        self.count(endpoint, if challenge { "challenge" } else { "no_passive" });
+        let mut page = self
+            .idp(saml)?
+            .status(
+                req,
+                status::RESPONDER,
+                Some(status::NO_PASSIVE),
+                "the user is not signed in and IsPassive forbids asking",
+                unix_now(),
+                lang,
+            )
+            .map_err(internal)?;
+        let mut extra = Vec::new();
+        if challenge {
+            page.status = 401;
+            extra.push((
+                http::header::WWW_AUTHENTICATE.as_str(),
+                crate::negotiate::CHALLENGE.to_owned(),
+            ));
+        }
         self.page(session, page, extra).await
     }
 

@@ -63,6 +63,7 @@ fn sp(source: ValueSource, attributes: Vec<AttributeRule>) -> ServiceProvider {
         issuer: "https://gw.corp.test/saml/metadata".into(),
         issuer_by_upn_domain: vec![("corp.test".into(), "https://gw/saml/corp.test".into())],
         slo: None,
+        idp_initiated: true,
     }
 }
 

@@ -115,6 +115,21 @@ pub fn parse(
             None => (parsed, false),
         },
     };
+    // Logging a user out is an action on their session: only a request the SP signed (Profiles
+    // §4.4.4.1 wants the requester authenticated), never one any site could send.
+    if !signed {
+        return Err(page(
+            "unsigned",
+            "single logout requests must be signed (the SP needs a `certificate`)".into(),
+        ));
+    }
+    let slo_url = format!("{}/saml/slo", saml.base_url);
+    if let Some(d) = request.destination.as_deref().filter(|d| *d != slo_url) {
+        return Err(page(
+            "destination",
+            format!("Destination `{d}` is not this IdP's `{slo_url}`"),
+        ));
+    }
     if let Some(t) = request.issue_instant {
         if (t.timestamp() - now).abs() > saml.max_skew_secs {
             return Err(page(
@@ -156,7 +171,8 @@ pub fn answer(
     };
     let response_id = new_id();
     let to = Addressing {
-        issuer: &sp.issuer,
+        // The NameID is the UPN for SPs that use `issuer_by_upn_domain` (Microsoft 365).
+        issuer: sp.issuer_for(req.name_id.as_deref()),
         acs_url: &slo.url,
         in_response_to: Some(&req.id),
         response_id: &response_id,

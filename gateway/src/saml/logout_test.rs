@@ -149,6 +149,15 @@ fn logout_requests_that_cannot_be_answered_get_the_error_page() {
             .reason(),
         "unsigned"
     );
+    // Unsigned is refused even for an SP whose AuthnRequests may be unsigned.
+    let mut optional = settings_with(SloBinding::Redirect);
+    optional.sps[0].request_signatures = RequestSignatures::Optional;
+    assert_eq!(
+        parse(&optional, Binding::Redirect, &unsigned, NOW)
+            .unwrap_err()
+            .reason(),
+        "unsigned"
+    );
     let tampered = q.replace("RelayState=bye", "RelayState=hi");
     assert_eq!(
         parse(&s, Binding::Redirect, &tampered, NOW)

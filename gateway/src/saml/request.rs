@@ -14,6 +14,7 @@ use base64::Engine as _;
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
+use samael::schema::AuthnContextComparison;
 use samael::schema::AuthnRequest;
 
 use super::form::{self, Param};
@@ -152,6 +153,12 @@ pub fn parse(
         Binding::Post => check_post_signature(sp, &xml, parsed)?,
     };
 
+    if request.id.is_empty() || request.id.len() > 256 {
+        return Err(Refused::page(
+            "malformed",
+            "AuthnRequest ID empty or longer than 256 characters",
+        ));
+    }
     let acs = choose_acs(sp, &request)?;
     let answer = SsoRequest {
         sp: sp.entity_id.clone(),
@@ -238,8 +245,34 @@ pub fn parse(
             ),
         ));
     }
+    if let Some(classes) = request
+        .requested_authn_context
+        .as_ref()
+        .filter(|c| !matches!(c.comparison, Some(AuthnContextComparison::Maximum)))
+        .and_then(|c| c.authn_context_class_refs.as_ref())
+        .filter(|c| !c.is_empty())
+    {
+        // Kerberos answers `…windows`, the form `…PasswordProtectedTransport`; an SP that asks
+        // only for something else (a smartcard, MFA) must not get either.
+        let ours = |c: &str| OFFERED_CONTEXTS.contains(&c);
+        if !classes.iter().any(|c| c.value.as_deref().is_some_and(ours)) {
+            let asked: Vec<&str> = classes.iter().filter_map(|c| c.value.as_deref()).collect();
+            return Err(requester(
+                "authn_context",
+                status::NO_AUTHN_CONTEXT,
+                format!("requested authentication context {asked:?} is not offered"),
+            ));
+        }
+    }
     Ok(answer)
 }
+
+/// The `AuthnContextClassRef`s this IdP's assertions can carry.
+const OFFERED_CONTEXTS: [&str; 3] = [
+    "urn:federation:authentication:windows",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified",
+];
 
 /// An IdP-initiated sign-in (`/saml/idp-init?sp=…&RelayState=…`): to the SP's default ACS.
 pub fn idp_initiated(saml: &SamlSettings, query: &str) -> Result<SsoRequest, Refused> {
@@ -257,6 +290,12 @@ pub fn idp_initiated(saml: &SamlSettings, query: &str) -> Result<SsoRequest, Ref
             format!("no service provider `{entity}` is registered"),
         )
     })?;
+    if !sp.idp_initiated {
+        return Err(Refused::page(
+            "idp_initiated_off",
+            format!("IdP-initiated sign-in is not enabled for `{entity}` (`idp_initiated = true`)"),
+        ));
+    }
     let acs = sp
         .default_acs()
         .ok_or_else(|| Refused::page("bad_acs", "the SP has no ACS"))?;
@@ -392,7 +431,8 @@ fn check_post_signature(
             format!("the signed content is not an AuthnRequest: {e}"),
         )
     })?;
-    if request.id != parsed.id {
+    let issuer = |r: &AuthnRequest| r.issuer.as_ref().and_then(|i| i.value.clone());
+    if request.id != parsed.id || issuer(&request) != issuer(&parsed) {
         return Err(Refused::page(
             "bad_signature",
             "the signed request is not the one sent",

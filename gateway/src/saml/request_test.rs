@@ -83,6 +83,7 @@ pub(crate) fn settings(signatures: RequestSignatures) -> SamlSettings {
             issuer: "https://gw.corp.test/saml/metadata".into(),
             issuer_by_upn_domain: Vec::new(),
             slo: None,
+            idp_initiated: true,
         }],
     }
 }
@@ -401,4 +402,38 @@ fn idp_initiated_goes_to_the_default_acs() {
         idp_initiated(&s, "sp=nope").unwrap_err().reason(),
         "unknown_sp"
     );
+    let mut off = settings(RequestSignatures::Required);
+    off.sps[0].idp_initiated = false;
+    let q = format!("sp={}", encode(SP));
+    assert_eq!(
+        idp_initiated(&off, &q).unwrap_err().reason(),
+        "idp_initiated_off"
+    );
+}
+
+#[test]
+fn an_authentication_context_we_cannot_give_is_a_no_authn_context_status() {
+    let s = settings(RequestSignatures::Optional);
+    let with_context = |class: &str| {
+        let mut w = authn_request(SP, NOW, &[]);
+        w.open(
+            "samlp:RequestedAuthnContext",
+            &[],
+            &[("Comparison", "exact")],
+        );
+        w.open(
+            "saml:AuthnContextClassRef",
+            &[("saml", "urn:oasis:names:tc:SAML:2.0:assertion")],
+            &[],
+        );
+        w.text(class);
+        redirect(&w.finish(), None, false)
+    };
+    let q = with_context("urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard");
+    let Err(Refused::Status { code, reason, .. }) = parse(&s, Binding::Redirect, &q, NOW) else {
+        panic!("a smartcard cannot be offered");
+    };
+    assert_eq!((reason, code), ("authn_context", status::NO_AUTHN_CONTEXT));
+    let q = with_context("urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport");
+    assert!(parse(&s, Binding::Redirect, &q, NOW).is_ok());
 }
