@@ -129,6 +129,17 @@ impl GatewayOptions {
     }
 }
 
+/// Whether a TCP socket on 127.0.0.1 `port` is listening (`/proc/net/tcp`, state 0A).
+fn listening(port: u16) -> bool {
+    let local = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp").is_ok_and(|t| {
+        t.lines().skip(1).any(|l| {
+            let mut f = l.split_whitespace();
+            f.nth(1) == Some(local.as_str()) && f.nth(1) == Some("0A")
+        })
+    })
+}
+
 /// The test AD's DC over LDAPS, as a `directory.dcs` entry.
 pub fn real_dc() -> String {
     dc_entry("IWA_AD_DC_HOST", "IWA_AD_DC_IP")
@@ -214,9 +225,10 @@ impl Gateway {
             let up = wait_until(READY_TIMEOUT, || {
                 proc.exited().is_none()
                     && http_get(admin, "/readyz", &[]).is_ok_and(|r| r.status == 200)
-                    // The TLS listener starts with this one (probing it would log a failed
-                    // handshake).
                     && TcpStream::connect(http).is_ok()
+                    // The TLS listener may come a moment later on a loaded machine; a probe
+                    // would log a failed handshake, so look for the listening socket instead.
+                    && https.is_none_or(|a| listening(a.port()))
             });
             if up {
                 return Self {
