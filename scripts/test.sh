@@ -56,7 +56,7 @@ step "unit and property tests" cargo test --workspace --exclude e2e --locked --f
 step "rustdoc" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "licenses, bans, sources" cargo deny --offline check licenses bans sources
 step "unused dependencies" cargo machete
-step "build binaries" cargo build --locked -p gateway -p e2e
+step "build binaries" cargo build --locked -p gateway -p e2e -p bench
 step "example configs" check_examples
 step "end-to-end tests" cargo test --locked -p e2e
 if [ "${FUZZ_SECONDS:-30}" != 0 ]; then

@@ -49,6 +49,8 @@ pub use crate::negotiate::{
     bound_tokens, decode_token, encode_token, tamper_ticket_cipher, ticket_cipher_range, tokens,
     NTLM_NEGOTIATE,
 };
-pub use crate::process::{e2e_bin, free_ports, gateway_bin, wait_until, workspace_root, Scratch};
+pub use crate::process::{
+    bench_bin, e2e_bin, free_ports, gateway_bin, wait_until, workspace_root, Scratch,
+};
 pub use crate::rng::Counter;
 pub use crate::tls::tls_server_end_point;

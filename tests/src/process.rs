@@ -55,6 +55,17 @@ pub fn gateway_bin() -> PathBuf {
     path
 }
 
+/// The `iwa-bench` binary next to this package's binaries (`cargo build -p bench`).
+pub fn bench_bin() -> PathBuf {
+    let path = profile_dir().join("iwa-bench");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with cargo build -p bench",
+        path.display()
+    );
+    path
+}
+
 // ---------------------------------------------------------------------------------- scratch --
 
 /// A directory for one test's files. Removed on drop, kept when the test fails.
