@@ -1,14 +1,29 @@
-//! `iwa-bench`: the load tester's tool for Kerberos gateways (issue 5). This first part makes
-//! the token files a load run needs; see bench/README.md.
+//! `iwa-bench`: the load tester's tool for Kerberos gateways (issue 5); see bench/README.md.
 //!
 //! ```text
 //! iwa-bench mint --keytab FILE --spn HTTP/gw.corp.example@CORP.EXAMPLE --users alice,bob
 //!     [--count N] [--groups G] [--enctype aes256|aes128|rc4] [--format spnego|raw]
 //!     [--skew SECONDS] --out FILE --i-understand-this-forges-tickets
+//! iwa-bench mint --kdc --spn HTTP/gw.corp.example@CORP.EXAMPLE (--password-file F | --ccache)
+//!     [--count N] [--format spnego|raw] --out FILE
 //! iwa-bench inspect FILE
+//! iwa-bench run --url URL [--tokens FILE] [--scenario negotiate|session|plain|saml-sso|mixed]
+//!     [--connections N] [--rate R] [--duration S | --requests N] [--json F] [--markdown F] …
+//! iwa-bench compare --a URL --b URL --tokens FILE [--rounds N] …
+//! iwa-bench idle --url URL --connections N [--server-pid P]
+//! iwa-bench null-server --listen ADDR
 //! ```
 
+mod chart;
+mod cli_load;
+mod compare;
+mod idle;
+mod kdc_mint;
+mod load;
 mod mint;
+mod null_server;
+mod procstat;
+mod report;
 mod tokens;
 
 use std::io::{BufReader, BufWriter};
@@ -45,6 +60,21 @@ enum Command {
         /// The token file.
         file: PathBuf,
     },
+    /// Load a target with a scenario and report throughput, latency and CPU.
+    Run(cli_load::RunArgs),
+    /// The same scenario against two targets, A B A B, with the ratios.
+    Compare(cli_load::CompareArgs),
+    /// Hold many idle keep-alive connections and report the server's memory.
+    Idle(cli_load::IdleArgs),
+    /// A trivial HTTP server (200 ok), to measure the loader's own ceiling.
+    NullServer {
+        /// Where to listen (port 0: any free port; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -62,14 +92,24 @@ enum FormatArg {
 
 #[derive(clap::Args)]
 struct MintArgs {
-    /// The service keytab (the gateway's).
+    /// Offline: the service keytab (the gateway's).
+    #[arg(long, conflicts_with = "kdc", required_unless_present = "kdc")]
+    keytab: Option<PathBuf>,
+    /// Real tickets from the KDC (MIT GSSAPI; KRB5_CONFIG as usual).
     #[arg(long)]
-    keytab: PathBuf,
-    /// The service principal, e.g. HTTP/gw.corp.example@CORP.EXAMPLE.
+    kdc: bool,
+    /// --kdc: a file of user:password lines (one sign-in per user).
+    #[arg(long, requires = "kdc", conflicts_with = "ccache")]
+    password_file: Option<PathBuf>,
+    /// --kdc: use the credential cache's user (KRB5CCNAME, after kinit).
+    #[arg(long, requires = "kdc")]
+    ccache: bool,
+    /// The service principal: HTTP/gw.corp.example@CORP.EXAMPLE (or HTTP@gw.corp.example
+    /// with --kdc).
     #[arg(long)]
     spn: String,
-    /// Client user names (the SPN's realm), comma separated.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// --keytab: client user names (the SPN's realm), comma separated.
+    #[arg(long, value_delimiter = ',', required_unless_present = "kdc")]
     users: Vec<String>,
     /// Tokens per user.
     #[arg(long, default_value_t = 1000)]
@@ -102,13 +142,65 @@ impl Randomness for OsRandom {
     }
 }
 
-fn now() -> i64 {
+/// Unix seconds now.
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+fn write_tokens(
+    file: &TokenFile,
+    out: &PathBuf,
+    started: std::time::Instant,
+) -> Result<(), String> {
+    let f = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    file.write(BufWriter::new(f))
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    eprintln!(
+        "iwa-bench: {} tokens for {} in {:.2} s, valid until {} (mint again right before a run)",
+        file.tokens.len(),
+        file.header.spn,
+        started.elapsed().as_secs_f64(),
+        format_rfc3339(file.header.valid_until)
+    );
+    Ok(())
+}
+
+fn run_mint_kdc(a: MintArgs) -> Result<(), String> {
+    let users = match (&a.password_file, a.ccache) {
+        (Some(p), _) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            kdc_mint::Users::Passwords(
+                kdc_mint::parse_password_file(&text)
+                    .map_err(|e| format!("{}: {e}", p.display()))?,
+            )
+        }
+        (None, true) => kdc_mint::Users::Ccache,
+        (None, false) => return Err("--kdc needs --password-file FILE or --ccache".into()),
+    };
+    let spec = kdc_mint::KdcMint {
+        spn: a.spn,
+        users,
+        per_user: a.count,
+        format: match a.format {
+            FormatArg::Spnego => Format::Spnego,
+            FormatArg::Raw => Format::Raw,
+        },
+        skew_secs: a.skew,
+    };
+    let started = std::time::Instant::now();
+    let file = kdc_mint::mint(&spec, now())?;
+    write_tokens(&file, &a.out, started)
+}
+
 fn run_mint(a: MintArgs) -> Result<(), String> {
+    if a.kdc {
+        return run_mint_kdc(a);
+    }
+    let Some(keytab_path) = a.keytab else {
+        return Err("give --keytab FILE or --kdc".into());
+    };
     if !a.i_understand_this_forges_tickets {
         return Err(
             "minting builds valid Kerberos tickets for the service from its keytab: it is \
@@ -117,8 +209,9 @@ fn run_mint(a: MintArgs) -> Result<(), String> {
                 .into(),
         );
     }
-    let bytes = std::fs::read(&a.keytab).map_err(|e| format!("{}: {e}", a.keytab.display()))?;
-    let keytab = Keytab::extract(&bytes).map_err(|e| format!("{}: {e}", a.keytab.display()))?;
+    let bytes =
+        std::fs::read(&keytab_path).map_err(|e| format!("{}: {e}", keytab_path.display()))?;
+    let keytab = Keytab::extract(&bytes).map_err(|e| format!("{}: {e}", keytab_path.display()))?;
     let spn = Principal::parse(&a.spn).map_err(|e| format!("--spn: {e}"))?;
     let spec = KeytabMint {
         spn,
@@ -138,17 +231,7 @@ fn run_mint(a: MintArgs) -> Result<(), String> {
     };
     let started = std::time::Instant::now();
     let file = mint::mint(&keytab, &spec, now(), &mut OsRandom)?;
-    let out = std::fs::File::create(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
-    file.write(BufWriter::new(out))
-        .map_err(|e| format!("{}: {e}", a.out.display()))?;
-    eprintln!(
-        "iwa-bench: {} tokens for {} in {:.2} s, valid until {} (mint again right before a run)",
-        file.tokens.len(),
-        file.header.spn,
-        started.elapsed().as_secs_f64(),
-        format_rfc3339(file.header.valid_until)
-    );
-    Ok(())
+    write_tokens(&file, &a.out, started)
 }
 
 fn run_inspect(path: &PathBuf) -> Result<(), String> {
@@ -175,6 +258,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Mint(a) => run_mint(a),
         Command::Inspect { file } => run_inspect(&file),
+        Command::Run(a) => cli_load::run(a),
+        Command::Compare(a) => cli_load::compare(a),
+        Command::Idle(a) => cli_load::idle(a),
+        Command::NullServer { listen, threads } => cli_load::null_server(listen, threads),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -269,6 +269,11 @@ impl Gateway {
         format!("HTTP@{}", self.host)
     }
 
+    /// The gateway's process id (for `iwa-bench --server-pid`).
+    pub fn pid(&self) -> u32 {
+        self.proc.id()
+    }
+
     /// The plain-HTTP listener.
     pub fn http_addr(&self) -> SocketAddr {
         self.http

@@ -126,6 +126,11 @@ pub(crate) struct Proc {
 }
 
 impl Proc {
+    /// The process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Spawns `cmd` in a process group of its own, so helpers it starts die with it.
     pub(crate) fn spawn(mut cmd: Command, what: &str) -> Self {
         cmd.process_group(0);
