@@ -139,16 +139,11 @@ impl Gateway {
                     result = "failure", reason = e.as_str(), request_id = %ctx.request_id,
                     "login form refused before the password was checked"
                 );
-                let mut page = pages::error(lang, tenant, 400);
-                if e == login::StateError::Expired {
-                    page.html = page.html.replace(
-                        "</h1>",
-                        &format!("</h1><p>{}</p>", crate::saml::xml::escape_html(match lang {
-                            Lang::En => "The sign-in page expired. Go back to the application and sign in again.",
-                            Lang::Ja => "サインインページの有効期限が切れました。アプリケーションに戻ってもう一度サインインしてください。",
-                        })),
-                    );
-                }
+                let page = if e == login::StateError::Expired {
+                    pages::expired(lang, tenant)
+                } else {
+                    pages::error(lang, tenant, 400)
+                };
                 return self.page(session, page, Vec::new()).await;
             }
         };

@@ -140,6 +140,20 @@ pub fn post(
 
 /// The error page (an unknown SP, a request that cannot be answered safely).
 pub fn error(lang: Lang, tenant: &str, status: u16) -> Page {
+    error_page(lang, tenant, status, None)
+}
+
+/// The error page for a sign-in form posted after its state expired: the same page, led by
+/// the reason (the user can act on it).
+pub fn expired(lang: Lang, tenant: &str) -> Page {
+    let lead = match lang {
+        Lang::En => "The sign-in page expired. Go back to the application and sign in again.",
+        Lang::Ja => "サインインページの有効期限が切れました。アプリケーションに戻ってもう一度サインインしてください。",
+    };
+    error_page(lang, tenant, 400, Some(lead))
+}
+
+fn error_page(lang: Lang, tenant: &str, status: u16, lead: Option<&str>) -> Page {
     let (_, styles) = hashes();
     let (title, text) = match lang {
         Lang::En => (
@@ -158,9 +172,10 @@ pub fn error(lang: Lang, tenant: &str, status: u16) -> Page {
             "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{title} - {tenant}</title><style>{STYLE}</style></head><body><main><h1>{title}</h1>\
-<p>{text}</p><p>{tenant}</p></main></body></html>\n",
+{lead}<p>{text}</p><p>{tenant}</p></main></body></html>\n",
             lang.tag(),
             tenant = escape_html(tenant),
+            lead = lead.map_or(String::new(), |l| format!("<p>{}</p>", escape_html(l))),
         ),
     }
 }
@@ -353,5 +368,19 @@ mod tests {
         assert!(p.html.contains("lang=\"ja\""));
         assert!(p.csp.contains("form-action 'none'"));
         assert!(!p.csp.contains("script-src"));
+    }
+
+    #[test]
+    fn the_expired_page_leads_with_the_reason() {
+        let p = expired(Lang::En, "Corp <Test>");
+        assert_eq!(p.status, 400);
+        let reason = p
+            .html
+            .find("The sign-in page expired.")
+            .expect("the reason");
+        let h1 = p.html.find("</h1>").expect("the title");
+        assert!(h1 < reason && reason < p.html.find("The application sent").expect("text"));
+        assert!(p.html.contains("Corp &lt;Test&gt;"));
+        assert!(!error(Lang::En, "Corp", 400).html.contains("expired"));
     }
 }
