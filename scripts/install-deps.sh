@@ -4,8 +4,9 @@
 #   scripts/install-deps.sh demo    build + demo: compilers and -dev packages, Samba AD, MIT
 #                                   Kerberos clients, curl
 #   scripts/install-deps.sh test    all of the above, plus Chromium for the browser test, xmlsec1
-#                                   (checks the SAML signatures) and the cargo tools the suite
-#                                   runs (cargo-fuzz, cargo-deny, cargo-machete)
+#                                   (checks the SAML signatures), Apache httpd with mod_auth_gssapi
+#                                   and an MIT KDC (bench/run-comparison), and the cargo tools the
+#                                   suite runs (cargo-fuzz, cargo-deny, cargo-machete)
 set -euo pipefail
 
 mode=${1:-test}
@@ -20,9 +21,12 @@ ad_pkgs=(samba samba-ad-dc samba-ad-provision samba-common-bin ldb-tools krb5-us
 # The browser single-sign-on test; xmlsec1, the reference verifier of the SAML signatures;
 # python3-venv for the pysaml2 service provider (tests/saml-sp, pysaml2 itself from PyPI).
 browser_pkgs=(chromium chromium-driver xmlsec1 python3-venv)
+# bench/run-comparison: Apache httpd + mod_auth_gssapi to compare with, and an MIT KDC of its own
+# (`--kdc mit`). Only ever started from the script's own config, never as the system service.
+bench_pkgs=(apache2 libapache2-mod-auth-gssapi krb5-kdc krb5-admin-server)
 
 pkgs=("${build_pkgs[@]}" "${ad_pkgs[@]}")
-[ "$mode" = test ] && pkgs+=("${browser_pkgs[@]}")
+[ "$mode" = test ] && pkgs+=("${browser_pkgs[@]}" "${bench_pkgs[@]}")
 # npm installs axe-core, the accessibility checker of the login form test; Debian's when the
 # machine has no Node.js of its own.
 if [ "$mode" = test ] && ! command -v npm >/dev/null 2>&1; then
