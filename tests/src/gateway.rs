@@ -375,9 +375,20 @@ impl Gateway {
         strip_ansi(&self.raw_log())
     }
 
-    /// The gateway's log file as written.
+    /// The gateway's log file as written, once it has settled: the gateway writes its log from
+    /// a thread of its own, a moment after the event (and after the response it may belong to).
     pub fn raw_log(&self) -> String {
-        read_lossy(&self.dir.join("gateway.log"))
+        let path = self.dir.join("gateway.log");
+        let mut last = read_lossy(&path);
+        for _ in 0..40 {
+            std::thread::sleep(Duration::from_millis(25));
+            let now = read_lossy(&path);
+            if now.len() == last.len() {
+                return now;
+            }
+            last = now;
+        }
+        last
     }
 
     /// The audit lines (target `security`) so far.
