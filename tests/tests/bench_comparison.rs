@@ -79,3 +79,36 @@ fn run_comparison_short_mode_measures_apache_and_the_gateway() {
         .collect();
     assert!(left.is_empty(), "still running: {left:?}");
 }
+
+#[test]
+fn run_comparison_with_its_own_mit_kdc() {
+    // The script's own MIT krb5kdc realm (BENCH.TEST on 127.0.0.31): real tickets from MIT's
+    // KDC, whose PACs carry no logon information, must be accepted by both servers (the
+    // script fails otherwise), then the short runs.
+    let dir = Scratch::new("bench-comparison-mit");
+    let state = workspace_root().join("target/iwa-state/bench-comparison-mit-e2e");
+    let out = Command::new(workspace_root().join("bench/run-comparison"))
+        .args(["--short", "--kdc", "mit", "--bin-dir"])
+        .arg(bench_bin().parent().expect("the binaries' directory"))
+        .arg("--state")
+        .arg(&state)
+        .arg("--out")
+        .arg(dir.join("RESULTS.md"))
+        .output()
+        .expect("bench/run-comparison runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "run-comparison --kdc mit failed:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("gateway with real KDC tickets: 20 ok"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("apache with real KDC tickets: 20 ok"),
+        "{stderr}"
+    );
+    let md = std::fs::read_to_string(dir.join("RESULTS.md")).expect("the results");
+    assert!(md.contains("BENCH.TEST"), "{md}");
+}

@@ -20,7 +20,7 @@ use crate::proto::krb::messages::{
     ap_options, build_ap_rep, build_enc_ap_rep_part, extract_ap_req, extract_authenticator,
     extract_enc_ticket_part, ticket_flags, PrincipalName,
 };
-use crate::proto::pac::{find_pac, Pac, PacError, PacIdentity};
+use crate::proto::pac::{self, buffer_type, find_pac, Pac, PacError, PacIdentity};
 use crate::proto::principal::Principal;
 use crate::proto::replay::{fingerprint, ReplayCache, ReplayError};
 use crate::proto::spnego::{
@@ -450,7 +450,24 @@ impl Acceptor {
                 PacPolicy::VerifyIfPresent | PacPolicy::Ignore => Ok(None),
             };
         };
-        let pac = Pac::extract(bytes)?;
+        let pac = match Pac::extract(bytes) {
+            Ok(pac) => pac,
+            // MIT krb5 (1.20 and later) and Heimdal KDCs sign a PAC without logon information:
+            // checked like AD's, it names no SIDs, so the ticket has no PAC identity. `require`
+            // asks for an AD PAC and refuses it.
+            Err(PacError::MissingBuffer { ul_type })
+                if ul_type == buffer_type::LOGON_INFO && policy == PacPolicy::VerifyIfPresent =>
+            {
+                pac::verify_without_logon_info(
+                    bytes,
+                    &key.pac_key,
+                    &part.cname.components,
+                    part.authtime,
+                )?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
         pac.verify_server_checksum(&key.pac_key)?;
         pac.check_client_info(&part.cname.components, part.authtime)?;
         Ok(Some(Box::new(pac.into_identity())))

@@ -185,3 +185,68 @@ fn the_trace_decodes_the_pac_of_a_refused_ticket() {
     assert_eq!(id.account_name, "alice");
     assert_eq!(id.group_sids.len(), 5);
 }
+
+/// What an MIT krb5 1.20+ KDC puts in a ticket: client information and the server and KDC
+/// signatures, no logon information (no SIDs).
+fn mit_kdc_pac(f: &Fixture, name: &str, authtime: i64) -> Vec<u8> {
+    use crate::proto::pac::buffer_type;
+    use crate::proto::pac::build::{build_pac, sign_pac, signature_placeholder};
+    let server = f.aes.usage_key(KeyUsage::PAC_CHECKSUM).unwrap();
+    let kdc = Key::from_bytes(Enctype::Aes256CtsHmacSha196, &[0x99; 32])
+        .unwrap()
+        .usage_key(KeyUsage::PAC_CHECKSUM)
+        .unwrap();
+    let client = PacSpec::new(name, "CORP.TEST", authtime, 0)
+        .client_info()
+        .build();
+    let mut pac = build_pac(&[
+        (buffer_type::CLIENT_INFO, &client),
+        (
+            buffer_type::SERVER_CHECKSUM,
+            &signature_placeholder(&server),
+        ),
+        (buffer_type::KDC_CHECKSUM, &signature_placeholder(&kdc)),
+    ]);
+    sign_pac(&mut pac, &server, &kdc).unwrap();
+    pac
+}
+
+#[test]
+fn an_mit_kdc_pac_is_verified_and_names_no_groups() {
+    let mut f = Fixture::new();
+    let pac = mit_kdc_pac(&f, "alice", NOW);
+    let token = token_with(&mut f, &pac);
+    let ok = f.accept(&token).unwrap();
+    assert!(ok.pac.is_none(), "no logon information, no PAC identity");
+
+    // Still checked: altered after signing, signed for another client, another logon.
+    let mut altered = mit_kdc_pac(&f, "alice", NOW);
+    let at = altered.len() - 40;
+    altered[at] ^= 0x01;
+    let token = token_with(&mut f, &altered);
+    assert!(matches!(
+        f.accept(&token).unwrap_err(),
+        AcceptError::BadPac(_)
+    ));
+    let pac = mit_kdc_pac(&f, "bob", NOW);
+    let token = token_with(&mut f, &pac);
+    assert!(matches!(
+        f.accept(&token).unwrap_err(),
+        AcceptError::BadPac(PacError::ClientNameMismatch { .. })
+    ));
+    let pac = mit_kdc_pac(&f, "alice", NOW - 60);
+    let token = token_with(&mut f, &pac);
+    assert!(matches!(
+        f.accept(&token).unwrap_err(),
+        AcceptError::BadPac(PacError::AuthTimeMismatch { .. })
+    ));
+
+    // `require` wants AD's PAC, with the SIDs.
+    let mut f = with_policy(PacPolicy::Require);
+    let pac = mit_kdc_pac(&f, "alice", NOW);
+    let token = token_with(&mut f, &pac);
+    assert_eq!(
+        f.accept(&token).unwrap_err(),
+        AcceptError::BadPac(PacError::MissingBuffer { ul_type: 1 })
+    );
+}
