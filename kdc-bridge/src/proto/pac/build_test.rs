@@ -5,7 +5,7 @@
 use super::super::test_support::*;
 use super::super::*;
 use super::*;
-use crate::proto::crypto::{Enctype, Key};
+use crate::proto::crypto::{Enctype, Key, KeyUsage};
 
 // --- Samba captures, re-encoded ---------------------------------------------------------------------
 

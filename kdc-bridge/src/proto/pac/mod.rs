@@ -49,10 +49,11 @@ mod sid;
 mod signature;
 mod text;
 mod upn_dns_info;
+mod verify;
 
 use std::collections::HashSet;
 
-use crate::proto::crypto::{CryptoError, KeyUsage, UsageKey};
+use crate::proto::crypto::UsageKey;
 use crate::proto::der::{read_single, tag, Reader};
 use crate::proto::krb::asn1::{explicit, in_explicit, read_i32, sequence, Asn1Error};
 
@@ -67,7 +68,8 @@ pub use self::text::UnicodeString;
 pub use self::upn_dns_info::{upn_flags, UpnDnsInfo};
 
 use self::ndr::NdrReader;
-use self::signature::{checksum_len, SIGNATURE_TYPE_LEN};
+pub use self::verify::verify_without_logon_info;
+use self::verify::{check_client_info, verify_server_checksum, Checked};
 
 /// `ad-type` numbers, [RFC 4120 §7.5.4] and [MS-KILE §3.3.5.7].
 ///
@@ -462,7 +464,8 @@ impl<'a> Pac<'a> {
     }
 
     /// Verifies the server signature with the service key, derived for
-    /// [`KeyUsage::PAC_CHECKSUM`] (17): the key that decrypted the ticket.
+    /// [`KeyUsage::PAC_CHECKSUM`](crate::proto::crypto::KeyUsage::PAC_CHECKSUM) (17): the key
+    /// that decrypted the ticket.
     ///
     /// The checksum is computed over a copy of the PAC in which everything after
     /// `SignatureType` in the server (6) and KDC (7) signature buffers is zero; see the module
@@ -504,128 +507,6 @@ impl<'a> Pac<'a> {
         authtime: i64,
     ) -> Result<(), PacError> {
         check_client_info(self.client_info.as_ref(), cname, authtime)
-    }
-}
-
-/// [`Pac::verify_server_checksum`] over the PAC's octets and its two signature buffers.
-fn verify_server_checksum(
-    bytes: &[u8],
-    server_signature: Option<(PacBuffer<'_>, SignatureData<'_>)>,
-    kdc_signature: Option<(PacBuffer<'_>, SignatureData<'_>)>,
-    key: &UsageKey,
-) -> Result<(), PacError> {
-    if key.usage() != KeyUsage::PAC_CHECKSUM {
-        return Err(PacError::WrongKeyUsage {
-            got: key.usage().get(),
-        });
-    }
-    let (server, signature) = server_signature.ok_or(PacError::MissingBuffer {
-        ul_type: buffer_type::SERVER_CHECKSUM,
-    })?;
-    let (kdc, _) = kdc_signature.ok_or(PacError::MissingBuffer {
-        ul_type: buffer_type::KDC_CHECKSUM,
-    })?;
-    let got = signature.signature_type;
-    if checksum_len(got).is_none() {
-        return Err(PacError::UnsupportedChecksum { cksumtype: got });
-    }
-    let expected = key.enctype().checksum_type();
-    if got != expected {
-        return Err(PacError::ChecksumTypeMismatch { expected, got });
-    }
-    let mut copy = bytes.to_vec();
-    for b in [server, kdc] {
-        // Inside the PAC: `read_buffers` checked the range, `SignatureData::extract` that
-        // the buffer holds at least the type.
-        let start = b.offset + SIGNATURE_TYPE_LEN;
-        let end = b.offset + b.data.len();
-        if let Some(field) = copy.get_mut(start..end) {
-            field.fill(0);
-        }
-    }
-    key.verify_checksum(&copy, signature.signature)
-        .map_err(|e| match e {
-            CryptoError::ChecksumMismatch { .. } => PacError::BadServerChecksum,
-            _ => PacError::Malformed {
-                what: "PAC_SIGNATURE_DATA: signature length",
-            },
-        })
-}
-
-/// [`Pac::check_client_info`] for the PAC's client information, if it has one.
-fn check_client_info<S: AsRef<str>>(
-    info: Option<&ClientInfo>,
-    cname: &[S],
-    authtime: i64,
-) -> Result<(), PacError> {
-    let info = info.ok_or(PacError::MissingBuffer {
-        ul_type: buffer_type::CLIENT_INFO,
-    })?;
-    let ticket = cname
-        .iter()
-        .map(AsRef::as_ref)
-        .collect::<Vec<_>>()
-        .join("/");
-    if info.name != ticket {
-        return Err(PacError::ClientNameMismatch {
-            pac: info.name.clone(),
-            ticket,
-        });
-    }
-    let pac = info.client_id.to_unix();
-    if pac != authtime {
-        return Err(PacError::AuthTimeMismatch {
-            pac,
-            ticket: authtime,
-        });
-    }
-    Ok(())
-}
-
-/// Verifies a PAC without logon information, as MIT krb5 (1.20 and later) and Heimdal KDCs
-/// issue them: client information and the server and KDC signatures, no SIDs. The server
-/// signature and the client information are checked exactly as for an AD PAC
-/// ([`Pac::verify_server_checksum`], [`Pac::check_client_info`]); there is no identity to
-/// derive.
-///
-/// # Errors
-///
-/// The layout errors of [`Pac::extract`], a malformed client information or signature buffer,
-/// then those of [`Pac::verify_server_checksum`] and [`Pac::check_client_info`].
-pub fn verify_without_logon_info<S: AsRef<str>>(
-    bytes: &[u8],
-    key: &UsageKey,
-    cname: &[S],
-    authtime: i64,
-) -> Result<(), PacError> {
-    let buffers = read_buffers(bytes)?;
-    let checked = Checked::read(&buffers)?;
-    verify_server_checksum(bytes, checked.server_signature, checked.kdc_signature, key)?;
-    check_client_info(checked.client_info.as_ref(), cname, authtime)
-}
-
-/// What a PAC is checked with, AD's or not: the client information and the two signatures.
-struct Checked<'a> {
-    client_info: Option<ClientInfo>,
-    server_signature: Option<(PacBuffer<'a>, SignatureData<'a>)>,
-    kdc_signature: Option<(PacBuffer<'a>, SignatureData<'a>)>,
-}
-
-impl<'a> Checked<'a> {
-    fn read(buffers: &[PacBuffer<'a>]) -> Result<Self, PacError> {
-        let find = |ul_type| buffers.iter().find(|b| b.ul_type == ul_type).copied();
-        let signature = |ul_type| {
-            find(ul_type)
-                .map(|b| SignatureData::extract(b.data).map(|s| (b, s)))
-                .transpose()
-        };
-        Ok(Self {
-            client_info: find(buffer_type::CLIENT_INFO)
-                .map(|b| ClientInfo::extract(b.data))
-                .transpose()?,
-            server_signature: signature(buffer_type::SERVER_CHECKSUM)?,
-            kdc_signature: signature(buffer_type::KDC_CHECKSUM)?,
-        })
     }
 }
 

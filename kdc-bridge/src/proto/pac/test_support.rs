@@ -5,7 +5,7 @@
 
 use super::build::PacSpec;
 use super::*;
-use crate::proto::crypto::{Enctype, Key};
+use crate::proto::crypto::{Enctype, Key, KeyUsage};
 
 /// The PAC of [MS-PAC §3] "Structure Examples" (a Windows Server 2003 DC's PAC for `lzhu` in
 /// `NTDEV`), the 0x540 octets after the `AD-IF-RELEVANT`/`AD-WIN2K-PAC` framing that the

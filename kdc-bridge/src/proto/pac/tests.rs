@@ -6,7 +6,7 @@
 use super::build::{build_authorization_data, build_pac, sign_pac, signature_placeholder, PacSpec};
 use super::test_support::*;
 use super::*;
-use crate::proto::crypto::{Enctype, Key};
+use crate::proto::crypto::{Enctype, Key, KeyUsage};
 
 // --- The MS-PAC §3 example -------------------------------------------------------------------
 
