@@ -23,15 +23,15 @@ use gateway::identity::health::DirectoryHealth;
 use gateway::identity::observer::MetricsObserver;
 use gateway::identity::resolve::Resolver;
 use gateway::proxy::{Gateway, ListenerInfo, Sessions};
+use gateway::{admin, auth, keytab_reload, metrics, session, tls};
 
 /// mimalloc instead of glibc malloc: under load glibc's arena locks and chunk consolidation
 /// cost about a fifth of the gateway's CPU (bench/RESULTS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use gateway::{admin, auth, keytab_reload, metrics, session, tls};
 
-/// HTTP/2 header list limit: a 64 KiB Authorization header plus the rest of a request.
-/// What an HTTP/2 header list may hold besides the `Authorization` header.
+/// What an HTTP/2 header list may hold besides the `Authorization` header (the list's limit
+/// is `kerberos.max_authorization_bytes` plus this).
 const H2_OTHER_HEADERS: usize = 32 * 1024;
 
 /// iwa-gateway signs users of domain-joined Windows PCs in to web apps without a password
