@@ -7,7 +7,8 @@ use crate::proto::crypto::{CryptoError, KeyUsage, UsageKey};
 use super::signature::{checksum_len, SIGNATURE_TYPE_LEN};
 use super::{buffer_type, read_buffers, ClientInfo, PacBuffer, PacError, SignatureData};
 
-/// [`Pac::verify_server_checksum`] over the PAC's octets and its two signature buffers.
+/// [`Pac::verify_server_checksum`](super::Pac::verify_server_checksum) over the PAC's octets
+/// and its two signature buffers.
 pub(super) fn verify_server_checksum(
     bytes: &[u8],
     server_signature: Option<(PacBuffer<'_>, SignatureData<'_>)>,
@@ -52,7 +53,8 @@ pub(super) fn verify_server_checksum(
         })
 }
 
-/// [`Pac::check_client_info`] for the PAC's client information, if it has one.
+/// [`Pac::check_client_info`](super::Pac::check_client_info) for the PAC's client information,
+/// if it has one.
 pub(super) fn check_client_info<S: AsRef<str>>(
     info: Option<&ClientInfo>,
     cname: &[S],
@@ -92,6 +94,10 @@ pub(super) fn check_client_info<S: AsRef<str>>(
 ///
 /// The layout errors of [`Pac::extract`], a malformed client information or signature buffer,
 /// then those of [`Pac::verify_server_checksum`] and [`Pac::check_client_info`].
+///
+/// [`Pac::extract`]: super::Pac::extract
+/// [`Pac::verify_server_checksum`]: super::Pac::verify_server_checksum
+/// [`Pac::check_client_info`]: super::Pac::check_client_info
 pub fn verify_without_logon_info<S: AsRef<str>>(
     bytes: &[u8],
     key: &UsageKey,
