@@ -69,8 +69,8 @@ fn target(spn: &str) -> Result<Name, String> {
     Name::new(spn.as_bytes(), Some(kind)).map_err(|e| format!("--spn {spn}: {e}"))
 }
 
-/// The realm of `HTTP/host@REALM`, else of the first token's client (the ccache's principal,
-/// read from the token file header by nobody: left empty).
+/// The realm of `HTTP/host@REALM`; empty for a host-based name (`HTTP@host`), whose realm
+/// only the KDC's referral decides.
 fn realm_of(spn: &str) -> String {
     spn.rsplit_once('@')
         .filter(|_| spn.contains('/'))
