@@ -199,15 +199,44 @@ pub(crate) fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// `n` distinct free loopback ports (bound together, then released for the child to bind).
+/// `n` distinct free loopback ports for a child to bind.
+///
+/// They are taken below the kernel's ephemeral range (`net.ipv4.ip_local_port_range`), where
+/// neither `bind(port 0)` nor an outgoing connection's source port ever lands: a port released
+/// here and bound by the child a moment later cannot have been taken by a curl, a browser or
+/// the gateway's LDAP connection in between (CI once saw the SAML test SP fail with "Address
+/// already in use" that way). A process-wide counter keeps this test binary's threads apart; the
+/// start is spread by the process id, and every port is still checked by binding it.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
-        .collect();
-    listeners
-        .iter()
+    const FIRST: u32 = 10_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let below = ephemeral_low().max(FIRST + 1_000);
+    let span = below - FIRST;
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    let mut held: Vec<TcpListener> = Vec::with_capacity(n);
+    for _ in 0..span {
+        if held.len() == n {
+            break;
+        }
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(FIRST + offset).expect("ports below the ephemeral range fit");
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push(listener);
+        }
+    }
+    assert_eq!(held.len(), n, "no {n} free loopback ports below {below}");
+    held.iter()
         .map(|l| l.local_addr().expect("local addr").port())
         .collect()
+}
+
+/// The low end of the kernel's ephemeral port range (Linux's default when unreadable).
+fn ephemeral_low() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+        .min(u32::from(u16::MAX))
 }
 
 /// Polls `ready` every 25 ms until it holds or `timeout` passes; returns whether it held.
