@@ -15,6 +15,8 @@ pub mod http_error;
 pub mod identity;
 pub mod inspect;
 #[cfg(feature = "server")]
+pub mod keepalive;
+#[cfg(feature = "server")]
 pub mod keytab_reload;
 pub mod metrics;
 pub mod negotiate;

@@ -22,6 +22,7 @@ use gateway::config::{self, Config, DegradedPolicy, DirectorySettings, FileCheck
 use gateway::identity::health::DirectoryHealth;
 use gateway::identity::observer::MetricsObserver;
 use gateway::identity::resolve::Resolver;
+use gateway::keepalive::KeepAlive;
 use gateway::proxy::{Gateway, ListenerInfo, Sessions};
 use gateway::{admin, auth, keytab_reload, metrics, session, tls};
 
@@ -428,17 +429,18 @@ fn run(cfg: Config) -> ExitCode {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let mut proxy =
-        pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "iwa-gateway");
-    if let Some(app) = proxy.app_logic_mut() {
-        let mut h2 = default_h2_options();
-        // The h2 default (64 KiB for the whole list) would refuse the largest tokens we accept.
-        let limit = kerberos
-            .max_authorization_bytes
-            .saturating_add(H2_OTHER_HEADERS);
-        h2.max_header_list_size(u32::try_from(limit).unwrap_or(u32::MAX));
-        app.h2_options = Some(h2);
-    }
+    let mut app = pingora::proxy::http_proxy(&server.configuration, gateway);
+    let mut h2 = default_h2_options();
+    // The h2 default (64 KiB for the whole list) would refuse the largest tokens we accept.
+    let limit = kerberos
+        .max_authorization_bytes
+        .saturating_add(H2_OTHER_HEADERS);
+    h2.max_header_list_size(u32::try_from(limit).unwrap_or(u32::MAX));
+    app.h2_options = Some(h2);
+    let mut proxy = Service::new(
+        "iwa-gateway".to_owned(),
+        KeepAlive::new(app, Duration::from_secs(cfg.keepalive_timeout_secs)),
+    );
     for l in &listeners {
         let addr = l.address.to_string();
         match &l.tls {

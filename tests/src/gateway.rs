@@ -81,6 +81,8 @@ pub struct GatewayOptions {
     /// More configuration (whole sections, e.g. `[saml]`), written before the routes;
     /// `{https_port}` stands for the TLS listener's port.
     pub extra: Vec<String>,
+    /// More lines of `[server]`.
+    pub server: Vec<String>,
 }
 
 impl GatewayOptions {
@@ -106,6 +108,7 @@ impl GatewayOptions {
             directory: None,
             files: Vec::new(),
             extra: Vec::new(),
+            server: Vec::new(),
         }
     }
 
@@ -311,6 +314,19 @@ impl Gateway {
         ad().kinit(user, &self.dir.join(&format!("{user}-{n}.ccache")))
     }
 
+    /// Sends SIGTERM and waits up to `timeout` for the gateway to exit; its exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.proc.id().to_string()])
+            .status();
+        let mut status = None;
+        wait_until(timeout, || {
+            status = self.proc.exited();
+            status.is_some()
+        });
+        status
+    }
+
     /// Panics with the log if the gateway process died.
     pub fn assert_running(&mut self) {
         if let Some(status) = self.proc.exited() {
@@ -453,8 +469,12 @@ fn gateway_config(
     let _ = writeln!(c, "version = 1\n\n[server]\nthreads = 1");
     let _ = writeln!(
         c,
-        "grace_period_seconds = 0\ngraceful_shutdown_timeout_seconds = 1\n"
+        "grace_period_seconds = 0\ngraceful_shutdown_timeout_seconds = 1"
     );
+    for line in &opts.server {
+        let _ = writeln!(c, "{line}");
+    }
+    let _ = writeln!(c);
     let _ = writeln!(c, "[[listeners]]\naddress = \"{http}\"\n");
     if let Some(a) = https {
         let _ = writeln!(

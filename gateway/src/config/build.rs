@@ -158,6 +158,11 @@ pub(super) fn positive<T: PartialOrd + Default + Copy + fmt::Display>(
 
 pub(super) fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Config> {
     let threads = f.server.threads.map(|t| positive(c, "server.threads", t));
+    let keepalive_timeout_secs = positive(
+        c,
+        "server.keepalive_timeout_seconds",
+        f.server.keepalive_timeout_seconds.unwrap_or(60),
+    );
     if f.version != VERSION {
         c.add(
             "version",
@@ -266,6 +271,7 @@ pub(super) fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Con
         threads,
         grace_period_secs: f.server.grace_period_seconds.unwrap_or(1),
         graceful_shutdown_timeout_secs: f.server.graceful_shutdown_timeout_seconds.unwrap_or(5),
+        keepalive_timeout_secs,
         listeners,
         admin,
         kerberos: kerberos?,

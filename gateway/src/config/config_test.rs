@@ -90,6 +90,35 @@ fn accepts_the_good_config() {
 mod directory;
 
 #[test]
+fn the_keepalive_timeout_defaults_to_a_minute_and_must_be_positive() {
+    let dir = scratch("keepalive");
+    let path = dir.join("gateway.toml");
+    assert_eq!(
+        Config::parse(GOOD, &path).unwrap().keepalive_timeout_secs,
+        60
+    );
+    let with = |v: &str| {
+        GOOD.replace(
+            "version = 1",
+            &format!("version = 1\n[server]\nkeepalive_timeout_seconds = {v}"),
+        )
+    };
+    assert_eq!(
+        Config::parse(&with("5"), &path)
+            .unwrap()
+            .keepalive_timeout_secs,
+        5
+    );
+    assert_eq!(
+        problems(&with("0"), &dir),
+        [(
+            "server.keepalive_timeout_seconds".to_owned(),
+            "must be greater than 0, got 0".to_owned()
+        )]
+    );
+}
+
+#[test]
 fn names_the_key_and_the_problem() {
     let dir = scratch("bad");
     let text = GOOD

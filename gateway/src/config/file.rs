@@ -56,6 +56,8 @@ pub struct ServerSection {
     pub grace_period_seconds: Option<u64>,
     /// Then, seconds given to in-flight requests before the runtime stops.
     pub graceful_shutdown_timeout_seconds: Option<u64>,
+    /// How long an HTTP/1.1 connection may wait for its next request.
+    pub keepalive_timeout_seconds: Option<u64>,
 }
 
 /// `[[listeners]]`.

@@ -174,6 +174,8 @@ pub struct Config {
     pub grace_period_secs: u64,
     /// Graceful shutdown timeout.
     pub graceful_shutdown_timeout_secs: u64,
+    /// How long an idle HTTP/1.1 connection is kept open.
+    pub keepalive_timeout_secs: u64,
     /// Listeners.
     pub listeners: Vec<ListenerConfig>,
     /// Admin listener.
