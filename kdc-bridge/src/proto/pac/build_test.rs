@@ -122,6 +122,35 @@ mod props {
         }
     }
 
+    prop_compose! {
+        /// Specs whose groups repeat: RIDs from a handful of values, extra SIDs in the logon
+        /// domain, the resource domain or neither, a resource domain that may be the logon one.
+        fn repeating_spec()(
+            spec in any_spec(),
+            primary_group_rid in 0u32..6,
+            group_rids in vec(0u32..6, 0..24),
+            extra in vec((0u8..3, 0u32..6), 0..10),
+            resource in proptest::option::of((any::<bool>(), domain_sid(), vec(0u32..6, 0..10))),
+        ) -> PacSpec {
+            let resource_domain = resource.as_ref().map(|(same, d, _)| if *same { spec.domain_sid } else { *d });
+            let extra_sids = extra
+                .iter()
+                .map(|(which, rid)| match (which, resource_domain) {
+                    (0, _) => spec.domain_sid.with_rid(*rid).unwrap(),
+                    (1, Some(d)) => d.with_rid(*rid).unwrap(),
+                    _ => Sid::from_array(18, [*rid]),
+                })
+                .collect();
+            PacSpec {
+                primary_group_rid,
+                group_rids,
+                extra_sids,
+                resource_groups: resource.map(|(_, _, rids)| (resource_domain.unwrap(), rids)),
+                ..spec
+            }
+        }
+    }
+
     /// The identity a spec must give: the primary group, the groups, the extra SIDs, the
     /// resource groups, first occurrence kept.
     fn expected_groups(spec: &PacSpec) -> Vec<Sid> {
@@ -162,6 +191,14 @@ mod props {
             prop_assert_eq!(pac.check_client_info(&cname, spec.authtime), Ok(()));
             // Encoding what was decoded gives the same octets.
             prop_assert_eq!(pac.logon_info().build(), pac.buffer(1).unwrap().data);
+        }
+
+        #[test]
+        fn repeated_groups_are_kept_once_in_order(spec in repeating_spec()) {
+            let key = pac_key(Enctype::Aes256CtsHmacSha196);
+            let bytes = spec.build(&key, &key).unwrap();
+            let pac = Pac::extract(&bytes).unwrap();
+            prop_assert_eq!(pac.group_sids(), expected_groups(&spec));
         }
 
         #[test]

@@ -114,6 +114,14 @@ impl Sid {
         Some(out)
     }
 
+    /// Replaces the last sub-authority (the RID); nothing without sub-authorities.
+    pub(crate) fn set_rid(&mut self, rid: u32) {
+        let last = usize::from(self.count).checked_sub(1);
+        if let Some(slot) = last.and_then(|i| self.sub.get_mut(i)) {
+            *slot = rid;
+        }
+    }
+
     /// The binary form (see the type's documentation).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 + 4 * usize::from(self.count));
