@@ -10,10 +10,19 @@
 //! Pingora's accept task and this loop's few hundred bytes.
 //!
 //! The wait is bounded by the keep-alive timeout (`server.keepalive_timeout_seconds`), for the
-//! first request of a connection as for the next ones, and ends at once when the server shuts
-//! down: the connection is then closed, as Pingora does with an idle keep-alive connection.
-//! HTTP/2 (ALPN `h2`) goes to Pingora's loop unchanged. On streams that cannot be peeked at
-//! (TLS), the request machinery is built at once, as Pingora does, and only the timeout applies.
+//! first request of a connection as for the next ones, and ends when the server shuts down:
+//! an idle connection is then closed, as Pingora does, while a request whose first octet has
+//! arrived is still served (without keep-alive), as Pingora serves a request it has buffered.
+//!
+//! HTTP/2 (ALPN `h2`), custom ALPN, and every connection when `h2c` or `force_custom` is set
+//! go to Pingora's loop unchanged. On streams that cannot be peeked at (TLS), the session is
+//! built at once, as Pingora does, and the session's own keep-alive timeout bounds the wait.
+//!
+//! Two things this loop relies on, both true of the gateway: HTTP/1.1 pipelining stays off
+//! (Pingora's default: the next request of a pipelining client is not read ahead into the
+//! persistent settings, where this loop would not see it and would wait for the socket), and
+//! no request changes its session's keep-alive timeout (the wait between requests uses the
+//! configured one; Pingora's persistent settings do not expose the session's).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,14 +60,17 @@ enum Wait {
     Close,
 }
 
-/// Waits until `stream` has an octet to read, `timeout` passes or the server shuts down.
+/// Waits until `stream` has an octet to read, `timeout` passes or the server shuts down; an
+/// octet that is already there wins over both.
+///
+/// No octet is lost when another branch wins: the plain stream's `try_peek` reads exactly one
+/// octet and rewinds it within the same poll, so it is either still unread or already back.
+/// (A longer peek could be cut off half-read.)
 async fn first_octet(stream: &mut Stream, timeout: Duration, shutdown: &ShutdownWatch) -> Wait {
-    if *shutdown.borrow() {
-        return Wait::Close;
-    }
     let mut shutdown = shutdown.clone();
     let mut octet = [0u8; 1];
     tokio::select! {
+        biased;
         peeked = stream.try_peek(&mut octet) => match peeked {
             Ok(true) => Wait::Ready,
             Ok(false) => Wait::Unsupported,
@@ -90,6 +102,7 @@ where
         }
         let keepalive_secs = self.timeout.as_secs().max(1);
         let mut settings: Option<HttpPersistentSettings> = None;
+        let mut first = true;
         loop {
             match first_octet(&mut stream, self.timeout, shutdown).await {
                 Wait::Ready | Wait::Unsupported => {}
@@ -98,14 +111,17 @@ where
             let mut session = ServerSession::new_http1(stream);
             match settings.take() {
                 Some(kept) => kept.apply_to_session(&mut session),
-                None => {
-                    // As Pingora's loop does for a new connection, with our timeout.
+                // As Pingora's loop does for a new connection, with our timeout.
+                None if first => {
                     session.set_keepalive(Some(keepalive_secs));
                     session.set_keepalive_reuses_remaining(
                         options.and_then(|o| o.keepalive_request_limit),
                     );
                 }
+                // A reuse without settings keeps the session's defaults, as in Pingora's loop.
+                None => {}
             }
+            first = false;
             if *shutdown.borrow() {
                 session.set_keepalive(None);
             }

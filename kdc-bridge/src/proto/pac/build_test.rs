@@ -131,8 +131,17 @@ mod props {
             group_rids in vec(0u32..6, 0..24),
             extra in vec((0u8..3, 0u32..6), 0..10),
             resource in proptest::option::of((any::<bool>(), domain_sid(), vec(0u32..6, 0..10))),
+            user_is_extra_sid in any::<bool>(),
         ) -> PacSpec {
             let resource_domain = resource.as_ref().map(|(same, d, _)| if *same { spec.domain_sid } else { *d });
+            // UserId 0: the first extra SID is the user's (here one of the groups' too).
+            let extra = if user_is_extra_sid {
+                let mut all = vec![(0, 1)];
+                all.extend(extra);
+                all
+            } else {
+                extra
+            };
             let extra_sids = extra
                 .iter()
                 .map(|(which, rid)| match (which, resource_domain) {
@@ -142,6 +151,7 @@ mod props {
                 })
                 .collect();
             PacSpec {
+                user_rid: if user_is_extra_sid { 0 } else { spec.user_rid },
                 primary_group_rid,
                 group_rids,
                 extra_sids,
@@ -160,7 +170,9 @@ mod props {
                 .iter()
                 .map(|r| spec.domain_sid.with_rid(*r).unwrap()),
         );
-        all.extend(spec.extra_sids.iter().copied());
+        // With UserId 0 the first extra SID is the user, not a group.
+        let user_is_extra_sid = usize::from(spec.user_rid == 0);
+        all.extend(spec.extra_sids.iter().skip(user_is_extra_sid).copied());
         if let Some((d, rids)) = &spec.resource_groups {
             all.extend(rids.iter().map(|r| d.with_rid(*r).unwrap()));
         }
