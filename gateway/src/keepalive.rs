@@ -32,21 +32,49 @@ use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Stream, ALPN};
 use pingora::server::ShutdownWatch;
+use prometheus::IntGauge;
 
 /// A Pingora HTTP application behind an HTTP/1.1 loop that is lean while idle.
 #[derive(Debug)]
 pub struct KeepAlive<A> {
     inner: Arc<A>,
     timeout: Duration,
+    gauges: Gauges,
+}
+
+/// The connection gauges this loop keeps.
+#[derive(Debug, Clone)]
+pub struct Gauges {
+    /// Connections in [`KeepAlive`] (every protocol).
+    pub open: IntGauge,
+    /// Connections waiting for a request's first octet.
+    pub waiting: IntGauge,
 }
 
 impl<A> KeepAlive<A> {
     /// Serves `inner`'s HTTP/1.1 connections; an idle one is closed after `timeout`.
-    pub fn new(inner: A, timeout: Duration) -> Self {
+    pub fn new(inner: A, timeout: Duration, gauges: Gauges) -> Self {
         Self {
             inner: Arc::new(inner),
             timeout,
+            gauges,
         }
+    }
+}
+
+/// One unit of a gauge, given back when dropped (also when the connection's task is).
+struct Held<'a>(&'a IntGauge);
+
+impl<'a> Held<'a> {
+    fn new(gauge: &'a IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -66,7 +94,13 @@ enum Wait {
 /// No octet is lost when another branch wins: the plain stream's `try_peek` reads exactly one
 /// octet and rewinds it within the same poll, so it is either still unread or already back.
 /// (A longer peek could be cut off half-read.)
-async fn first_octet(stream: &mut Stream, timeout: Duration, shutdown: &ShutdownWatch) -> Wait {
+async fn first_octet(
+    stream: &mut Stream,
+    timeout: Duration,
+    shutdown: &ShutdownWatch,
+    waiting: &IntGauge,
+) -> Wait {
+    let _waiting = Held::new(waiting);
     let mut shutdown = shutdown.clone();
     let mut octet = [0u8; 1];
     tokio::select! {
@@ -92,6 +126,7 @@ where
         mut stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
+        let _open = Held::new(&self.gauges.open);
         let options = self.inner.server_options();
         let pingoras_own = matches!(
             stream.selected_alpn_proto(),
@@ -104,7 +139,7 @@ where
         let mut settings: Option<HttpPersistentSettings> = None;
         let mut first = true;
         loop {
-            match first_octet(&mut stream, self.timeout, shutdown).await {
+            match first_octet(&mut stream, self.timeout, shutdown, &self.gauges.waiting).await {
                 Wait::Ready | Wait::Unsupported => {}
                 Wait::Close => return None,
             }

@@ -22,7 +22,7 @@ use gateway::config::{self, Config, DegradedPolicy, DirectorySettings, FileCheck
 use gateway::identity::health::DirectoryHealth;
 use gateway::identity::observer::MetricsObserver;
 use gateway::identity::resolve::Resolver;
-use gateway::keepalive::KeepAlive;
+use gateway::keepalive::{self, KeepAlive};
 use gateway::proxy::{Gateway, ListenerInfo, Sessions};
 use gateway::{admin, auth, keytab_reload, metrics, session, tls};
 
@@ -439,7 +439,14 @@ fn run(cfg: Config) -> ExitCode {
     app.h2_options = Some(h2);
     let mut proxy = Service::new(
         "iwa-gateway".to_owned(),
-        KeepAlive::new(app, Duration::from_secs(cfg.keepalive_timeout_secs)),
+        KeepAlive::new(
+            app,
+            Duration::from_secs(cfg.keepalive_timeout_secs),
+            keepalive::Gauges {
+                open: metrics.connections_open.clone(),
+                waiting: metrics.connections_waiting.clone(),
+            },
+        ),
     );
     for l in &listeners {
         let addr = l.address.to_string();

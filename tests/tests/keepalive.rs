@@ -130,3 +130,39 @@ fn idle_connections_are_closed_at_shutdown() {
         "connection without a request"
     );
 }
+
+#[test]
+fn the_gauges_count_open_and_waiting_connections() {
+    let gw = gateway("keepalive-gauges", 60);
+    let gauges = || {
+        (
+            gw.metric("iwagw_client_connections", &[]).unwrap_or(-1.0),
+            gw.metric("iwagw_client_connections_waiting", &[])
+                .unwrap_or(-1.0),
+        )
+    };
+    let settles_at = |want: (f64, f64)| {
+        let mut seen = (-1.0, -1.0);
+        let ok = e2e::wait_until(Duration::from_secs(10), || {
+            seen = gauges();
+            seen == want
+        });
+        assert!(ok, "gauges (open, waiting) are {seen:?}, not {want:?}");
+    };
+    settles_at((0.0, 0.0));
+    let mut conns: Vec<TcpStream> = (0..3).map(|_| connect(&gw)).collect();
+    settles_at((3.0, 3.0));
+    // After its response a connection waits again.
+    assert_eq!(request(&mut conns[0], "/public/a"), 200);
+    settles_at((3.0, 3.0));
+    // From a request's first octet on, it is no longer waiting.
+    conns[1].write_all(b"G").expect("first octet");
+    settles_at((3.0, 2.0));
+    conns[1]
+        .write_all(b"ET /public/b HTTP/1.1\r\nHost: gw.corp.test\r\n\r\n")
+        .expect("the rest");
+    assert_eq!(read_response(&mut conns[1]), 200);
+    settles_at((3.0, 3.0));
+    conns.clear();
+    settles_at((0.0, 0.0));
+}

@@ -42,6 +42,11 @@ pub struct Metrics {
     pub challenges: IntCounterVec,
     /// `iwagw_saml_requests_total{endpoint,result}`: SAML sign-ins answered, by outcome.
     pub saml: IntCounterVec,
+    /// `iwagw_client_connections`: client connections open on the proxy listeners.
+    pub connections_open: IntGauge,
+    /// `iwagw_client_connections_waiting`: HTTP/1.1 client connections waiting for their next
+    /// request (holding no request state).
+    pub connections_waiting: IntGauge,
     /// The directory's and the PAC's series.
     pub directory: DirectoryMetrics,
 }
@@ -176,8 +181,18 @@ impl Metrics {
             ),
             &["endpoint", "result"],
         ));
+        let connections_open = must(IntGauge::new(
+            "iwagw_client_connections",
+            "Client connections open on the proxy listeners.",
+        ));
+        let connections_waiting = must(IntGauge::new(
+            "iwagw_client_connections_waiting",
+            "HTTP/1.1 client connections on plain listeners waiting for their next request.",
+        ));
         for c in [
             Box::new(build_info) as Box<dyn prometheus::core::Collector>,
+            Box::new(connections_open.clone()),
+            Box::new(connections_waiting.clone()),
             Box::new(saml.clone()),
             Box::new(handshakes.clone()),
             Box::new(accept_duration.clone()),
@@ -207,6 +222,8 @@ impl Metrics {
             keytab_keys,
             challenges,
             saml,
+            connections_open,
+            connections_waiting,
         }
     }
 
@@ -237,6 +254,8 @@ mod tests {
             "iwagw_upstream_duration_seconds_bucket{route=\"/\"",
             "iwagw_session_cookies_total{result=\"issued\"} 0",
             "iwagw_keytab_reloads_total{result=\"ok\"} 0",
+            "iwagw_client_connections 0",
+            "iwagw_client_connections_waiting 0",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }
