@@ -156,13 +156,21 @@ pub(super) fn positive<T: PartialOrd + Default + Copy + fmt::Display>(
     v
 }
 
+/// The longest `server.keepalive_timeout_seconds`.
+const MAX_KEEPALIVE_SECS: u64 = 86_400;
+
 pub(super) fn build(f: FileConfig, base: &Path, c: &mut Collector) -> Option<Config> {
     let threads = f.server.threads.map(|t| positive(c, "server.threads", t));
-    let keepalive_timeout_secs = positive(
-        c,
-        "server.keepalive_timeout_seconds",
-        f.server.keepalive_timeout_seconds.unwrap_or(60),
-    );
+    let keepalive_timeout_secs = f.server.keepalive_timeout_seconds.unwrap_or(60);
+    // Bounded: Pingora's timers add the timeout to the current instant.
+    if !(1..=MAX_KEEPALIVE_SECS).contains(&keepalive_timeout_secs) {
+        c.add(
+            "server.keepalive_timeout_seconds",
+            format!(
+                "must be between 1 and {MAX_KEEPALIVE_SECS} (a day), got {keepalive_timeout_secs}"
+            ),
+        );
+    }
     if f.version != VERSION {
         c.add(
             "version",

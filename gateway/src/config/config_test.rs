@@ -90,7 +90,7 @@ fn accepts_the_good_config() {
 mod directory;
 
 #[test]
-fn the_keepalive_timeout_defaults_to_a_minute_and_must_be_positive() {
+fn the_keepalive_timeout_defaults_to_a_minute_and_is_at_most_a_day() {
     let dir = scratch("keepalive");
     let path = dir.join("gateway.toml");
     assert_eq!(
@@ -109,13 +109,15 @@ fn the_keepalive_timeout_defaults_to_a_minute_and_must_be_positive() {
             .keepalive_timeout_secs,
         5
     );
-    assert_eq!(
-        problems(&with("0"), &dir),
-        [(
-            "server.keepalive_timeout_seconds".to_owned(),
-            "must be greater than 0, got 0".to_owned()
-        )]
-    );
+    for (v, got) in [("0", "0"), ("86401", "86401")] {
+        assert_eq!(
+            problems(&with(v), &dir),
+            [(
+                "server.keepalive_timeout_seconds".to_owned(),
+                format!("must be between 1 and 86400 (a day), got {got}")
+            )]
+        );
+    }
 }
 
 #[test]
